@@ -1,0 +1,136 @@
+"""One place for configuration: every setting is a ``FRAUDOPS_*`` environment variable.
+
+With nothing set, fraudops is *embedded*: data, the MLflow registry (SQLite) and the
+online store all live in one process under ``FRAUDOPS_HOME`` (default ``./.fraudops``).
+Pointing a URI at a real service (``s3://``, ``postgresql://``, ``redis://``, an MLflow
+server) moves that part onto it with no code change.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_KEY = "dev-api-key"
+DEFAULT_ADMIN_API_KEY = "dev-admin-key"
+MODEL_NAME = "fraud-detector"
+
+
+class Settings(BaseSettings):
+    """Runtime settings, read from ``FRAUDOPS_*`` variables and an optional ``.env`` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDOPS_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Profile; 'production' refuses default or empty keys."
+    )
+    home: Path = Field(Path(".fraudops"), description="Folder of the embedded defaults.")
+    data_uri: str | None = Field(
+        None, description="Root of the data store: a local path or s3://bucket/prefix."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, moto); empty means AWS."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default is SQLite under the home folder."
+    )
+    mlflow_registry_uri: str | None = Field(
+        None, description="MLflow registry URI; default is the tracking URI."
+    )
+    mlflow_artifact_uri: str | None = Field(
+        None, description="Artifact root for new experiments (local folder or s3://)."
+    )
+    mlflow_experiment: str = Field("fraudops", description="MLflow experiment name.")
+    model_name: str = Field(MODEL_NAME, description="Registered model name.")
+    online_store_uri: str = Field(
+        "memory://", description="Online feature store: memory:// or redis://host:port/db."
+    )
+    api_key: SecretStr = Field(
+        SecretStr(DEFAULT_API_KEY), description="Key expected in X-API-Key for /v1/*."
+    )
+    admin_api_key: SecretStr = Field(
+        SecretStr(DEFAULT_ADMIN_API_KEY), description="Key expected in X-API-Key for /admin/*."
+    )
+    max_batch_size: int = Field(1000, ge=1, description="Most transactions per batch request.")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted.")
+    reload_interval_seconds: float = Field(
+        30.0, ge=0, description="How often the API polls the registry (0 disables polling)."
+    )
+    prediction_log_flush_seconds: float = Field(
+        2.0, gt=0, description="How often buffered predictions are written to the store."
+    )
+    max_bad_fraction: float = Field(
+        0.05, ge=0, le=1, description="Validation fails a batch with more bad rows than this."
+    )
+    label_maturity_days: int = Field(
+        30, ge=1, description="Days after which a transaction's label is treated as final."
+    )
+    drift_share_threshold: float = Field(
+        0.2, ge=0, le=1, description="Share of drifted features that triggers retraining."
+    )
+    psi_threshold: float = Field(
+        0.2, ge=0, description="Score PSI that triggers retraining."
+    )
+    live_ap_floor: float = Field(
+        0.3, ge=0, le=1, description="Live average precision below this triggers retraining."
+    )
+    promotion_ap_margin: float = Field(
+        0.005, description="A challenger must beat the champion's AP by at least this."
+    )
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @model_validator(mode="after")
+    def _refuse_default_keys_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        for name, default in (
+            ("api_key", DEFAULT_API_KEY),
+            ("admin_api_key", DEFAULT_ADMIN_API_KEY),
+        ):
+            value = getattr(self, name).get_secret_value()
+            if not value or value == default or len(value) < 16:
+                env_name = f"FRAUDOPS_{name.upper()}"
+                raise ValueError(
+                    f"{env_name} must be set to a secret of at least 16 characters "
+                    "in production (the default or an empty key is refused)"
+                )
+        return self
+
+    # Resolved locations: the embedded defaults hang off the home folder.
+    @property
+    def resolved_data_uri(self) -> str:
+        return self.data_uri or str(self.home / "data")
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow' / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_registry_uri(self) -> str:
+        return self.mlflow_registry_uri or self.resolved_tracking_uri
+
+    @property
+    def resolved_artifact_uri(self) -> str:
+        if self.mlflow_artifact_uri:
+            return self.mlflow_artifact_uri
+        return (self.home / "mlflow" / "artifacts").resolve().as_uri()
+
+    def storage_options(self) -> dict[str, object]:
+        """fsspec options for s3:// URIs (endpoint for MinIO or moto)."""
+        if self.s3_endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.s3_endpoint_url}}
+        return {}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests call ``get_settings.cache_clear()``."""
+    return Settings()

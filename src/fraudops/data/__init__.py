@@ -1,0 +1,1 @@
+"""Data layer: simulation, validation with quarantine, ingestion and partitioned storage."""

@@ -1,0 +1,166 @@
+"""Ingestion of a user's own transaction export (CSV or parquet) through a column mapping.
+
+Mapping file (YAML)::
+
+    columns:                 # canonical field -> column name in the export
+      transaction_id: TX_ID
+      timestamp: TX_DATETIME
+      card_id: CUSTOMER_ID
+      merchant_id: TERMINAL_ID
+      amount: TX_AMOUNT
+      is_fraud: TX_FRAUD
+    timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional, strftime; default ISO 8601
+    timezone: Europe/Paris                  # optional, zone of naive timestamps; default UTC
+    defaults: {currency: USD}               # optional constants for fields the export lacks
+    values: {channel: {CNP: ecom, CP: pos}} # optional value translations
+    label_delay_days: 14                    # optional: label time = timestamp + delay (frauds)
+
+Required fields: ``transaction_id, timestamp, card_id, merchant_id, amount``. Missing
+optional fields get the defaults documented in ``fraudops.schema`` (``customer_id`` =
+``card_id``, ``terminal_id`` = ``merchant_id``, ``mcc`` = 0000, ``currency`` = EUR,
+``channel`` = pos, ``entry_mode`` = unknown, ``country`` = ZZ, locations and device null,
+labels null).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fraudops.schema import ALL_FIELDS, FIELDS_BY_NAME
+
+REQUIRED = tuple(f.name for f in ALL_FIELDS if f.required)
+TRUE_WORDS = {"1", "true", "t", "yes", "y", "fraud"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", "genuine", "legit"}
+
+
+class MappingError(ValueError):
+    """The mapping file or the export does not fit together; the message says how."""
+
+
+class ColumnMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, str]
+    timestamp_format: str | None = None
+    timezone: str = "UTC"
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    label_delay_days: float | None = Field(None, ge=0)
+
+    @field_validator("columns", "defaults", "values")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(FIELDS_BY_NAME))
+        if unknown:
+            raise ValueError(
+                f"unknown canonical field(s) {unknown}; known fields: {sorted(FIELDS_BY_NAME)}"
+            )
+        return value
+
+
+def load_mapping(path: str | Path) -> ColumnMapping:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise MappingError(f"mapping file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise MappingError(f"mapping file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise MappingError(f"mapping file {path} must be a YAML mapping with a 'columns:' key")
+    try:
+        return ColumnMapping.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise MappingError(f"mapping file {path}: {problems}") from exc
+
+
+def read_export(uri: str, storage_options: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Read a CSV or parquet export with every column as text (types are applied later)."""
+    suffix = uri.lower().rsplit(".", 1)[-1]
+    with fsspec.open(uri, "rb", **(storage_options or {})) as handle:
+        if suffix == "parquet":
+            frame = pl.read_parquet(handle)
+            return frame.with_columns(pl.all().cast(pl.String))
+        if suffix in ("csv", "txt", "gz"):
+            return pl.read_csv(handle, infer_schema=False)
+    raise MappingError(f"cannot read {uri}: expected a .csv or .parquet file")
+
+
+def _as_label(column: pl.Expr) -> pl.Expr:
+    text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return (
+        pl.when(text.is_in(list(TRUE_WORDS)))
+        .then(pl.lit("1"))
+        .when(text.is_in(list(FALSE_WORDS)))
+        .then(pl.lit("0"))
+        .otherwise(text)
+    )
+
+
+def _parse_time(column: pl.Expr, mapping: ColumnMapping) -> pl.Expr:
+    text = column.cast(pl.String).str.strip_chars()
+    parsed = text.str.to_datetime(
+        format=mapping.timestamp_format, strict=False, time_unit="us", time_zone=None
+    )
+    # both naive and offset-aware inputs end up in UTC
+    return parsed.dt.replace_time_zone(mapping.timezone, ambiguous="earliest").dt.convert_time_zone(
+        "UTC"
+    )
+
+
+def apply_mapping(export: pl.DataFrame, mapping: ColumnMapping) -> pl.DataFrame:
+    """Rename, translate and default the export's columns into canonical fields (as text,
+    except timestamps); casting and validation happen in ``fraudops.data.validate``."""
+    missing_fields = [name for name in REQUIRED if name not in mapping.columns]
+    if missing_fields:
+        raise MappingError(
+            f"required field(s) {missing_fields} missing from the mapping's 'columns:'"
+        )
+    missing_columns = {
+        field: column for field, column in mapping.columns.items() if column not in export.columns
+    }
+    if missing_columns:
+        listed = ", ".join(f"{f} -> {c!r}" for f, c in missing_columns.items())
+        raise MappingError(
+            f"column(s) not found in the export: {listed}; "
+            f"the export has columns {export.columns}"
+        )
+    out: dict[str, pl.Expr] = {}
+    for field in ALL_FIELDS:
+        name = field.name
+        if name in mapping.columns:
+            expr = pl.col(mapping.columns[name])
+        elif name in mapping.defaults:
+            expr = pl.lit(str(mapping.defaults[name]))
+        elif name == "customer_id":
+            expr = pl.col(mapping.columns["card_id"])
+        elif name == "terminal_id":
+            expr = pl.col(mapping.columns["merchant_id"])
+        elif field.default is not None:
+            expr = pl.lit(str(field.default))
+        else:
+            expr = pl.lit(None, dtype=pl.String)
+        if name in mapping.values:
+            expr = expr.cast(pl.String).replace(mapping.values[name])
+        if name == "is_fraud":
+            expr = _as_label(expr)
+        if field.kind == "datetime" and (name in mapping.columns or name in mapping.defaults):
+            expr = _parse_time(expr, mapping)
+        out[name] = expr.alias(name)
+    frame = export.select(list(out.values()))
+    if "label_available_at" not in mapping.columns and mapping.label_delay_days is not None:
+        delay = pl.duration(seconds=round(mapping.label_delay_days * 86_400))
+        frame = frame.with_columns(
+            label_available_at=pl.when(pl.col("is_fraud") == "1")
+            .then(pl.col("timestamp") + delay)
+            .otherwise(None)
+        )
+    return frame

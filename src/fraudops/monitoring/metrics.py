@@ -1,0 +1,89 @@
+"""Prometheus metrics exported by the API on ``/metrics`` (names are a contract:
+Grafana dashboards and alert rules in ``deployment/`` refer to them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+SCORE_BUCKETS = tuple(round(x / 20, 2) for x in range(1, 21))
+
+
+@dataclass
+class ServiceMetrics:
+    """All API metrics on one registry (one per app, so tests can build many apps)."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "fraudops_http_requests_total",
+            "HTTP requests by endpoint, method and status code.",
+            ["endpoint", "method", "status"],
+            registry=r,
+        )
+        self.request_latency = Histogram(
+            "fraudops_http_request_duration_seconds",
+            "Server-side request latency by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "fraudops_predictions_total", "Scored transactions by decision.", ["decision"],
+            registry=r,
+        )
+        self.scores = Histogram(
+            "fraudops_fraud_probability", "Distribution of fraud probabilities served.",
+            buckets=SCORE_BUCKETS, registry=r,
+        )
+        self.model_info = Gauge(
+            "fraudops_model_info",
+            "The model being served (value 1) with its name, version and alias.",
+            ["name", "version", "alias"],
+            registry=r,
+        )
+        self.model_loaded = Gauge(
+            "fraudops_model_loaded", "1 when a model is loaded and serving.", registry=r
+        )
+        self.model_reloads = Counter(
+            "fraudops_model_reloads_total", "Reload attempts by outcome.", ["outcome"], registry=r
+        )
+        self.reload_failures = Counter(
+            "fraudops_model_reload_failures_total", "Failed model reloads.", registry=r
+        )
+        self.online_store_latency = Histogram(
+            "fraudops_online_store_duration_seconds",
+            "Online feature store latency by operation.",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.labels_received = Counter(
+            "fraudops_labels_total", "Label feedback events by label.", ["label"], registry=r
+        )
+        self.drift_share = Gauge(
+            "fraudops_drift_share", "Share of drifted features in the latest monitoring run.",
+            registry=r,
+        )
+        self.score_psi = Gauge(
+            "fraudops_score_psi", "PSI of the score distribution, latest monitoring run.",
+            registry=r,
+        )
+        self.live_average_precision = Gauge(
+            "fraudops_live_average_precision",
+            "Average precision of the live model on the latest matured-label window.",
+            registry=r,
+        )
+        self.decision_rate = Gauge(
+            "fraudops_decision_rate", "Share of decisions in the latest monitoring window.",
+            ["decision"], registry=r,
+        )
+        self.retrain_triggered = Gauge(
+            "fraudops_monitoring_retrain_triggered",
+            "1 when the latest monitoring verdict asked for retraining.",
+            registry=r,
+        )
