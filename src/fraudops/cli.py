@@ -25,7 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Simulate, ingest, validate and store transactions.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Simulate, ingest, validate and store transactions.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 console = Console()

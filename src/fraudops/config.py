@@ -74,9 +74,7 @@ class Settings(BaseSettings):
     drift_share_threshold: float = Field(
         0.2, ge=0, le=1, description="Share of drifted features that triggers retraining."
     )
-    psi_threshold: float = Field(
-        0.2, ge=0, description="Score PSI that triggers retraining."
-    )
+    psi_threshold: float = Field(0.2, ge=0, description="Score PSI that triggers retraining.")
     live_ap_floor: float = Field(
         0.3, ge=0, le=1, description="Live average precision below this triggers retraining."
     )

@@ -243,7 +243,9 @@ SCENARIO_NAMES = (
 
 def _pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
     p = weights[pool]
-    return pool[np.searchsorted(np.cumsum(p) / p.sum(), rng.random(size), side="right")]
+    cumulative = np.cumsum(p) / p.sum()
+    chosen: np.ndarray = pool[np.searchsorted(cumulative, rng.random(size), side="right")]
+    return chosen
 
 
 def _pick_in_country(
@@ -263,7 +265,8 @@ def _pick_in_country(
 
 def _terminal_of(world: World, rng: np.random.Generator, merchant: np.ndarray) -> np.ndarray:
     local = np.floor(rng.random(merchant.size) * world.merch_n_terminals[merchant]).astype(np.int64)
-    return world.merch_first_terminal[merchant] + local
+    terminal: np.ndarray = world.merch_first_terminal[merchant] + local
+    return terminal
 
 
 def _seconds_of_day(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -333,9 +336,7 @@ def _channel_and_entry(
     tap = (merchant_kind == 0) & (amount < CONTACTLESS_LIMIT) & (rng.random(n) < contactless_share)
     channel = np.select([merchant_kind == 1, merchant_kind == 2, tap], [2, 3, 1], default=0)
     u = rng.random(n)
-    entry = np.select(
-        [channel == 2, channel == 1, u < 0.93, u < 0.98], [4, 2, 0, 1], default=3
-    )
+    entry = np.select([channel == 2, channel == 1, u < 0.93, u < 0.98], [4, 2, 0, 1], default=3)
     return channel, entry
 
 
@@ -371,7 +372,9 @@ def _apply_compromised_terminals(
         count = rng.poisson(rate) or 1
         terminals = rng.choice(till_terminals, size=count)
         durations = rng.integers(14, 29, size=count)
-        active.extend(int(t) for t, d in zip(terminals, durations, strict=True) if index < start_day + d)
+        active.extend(
+            int(t) for t, d in zip(terminals, durations, strict=True) if index < start_day + d
+        )
     if active:
         hit = np.isin(batch.terminal, np.array(active))
         batch.fraud |= hit
@@ -379,7 +382,12 @@ def _apply_compromised_terminals(
 
 
 def _apply_compromised_cards(
-    world: World, cfg: SimulationConfig, index: int, batch: _Batch, budget: float, rng: np.random.Generator
+    world: World,
+    cfg: SimulationConfig,
+    index: int,
+    batch: _Batch,
+    budget: float,
+    rng: np.random.Generator,
 ) -> None:
     if budget <= 0:
         return
@@ -391,7 +399,11 @@ def _apply_compromised_cards(
         active.extend(int(c) for c in event_rng.integers(0, cfg.customers, size=count))
     if not active:
         return
-    hit = np.isin(batch.customer, np.array(active)) & ~batch.fraud & (rng.random(batch.customer.size) < 1 / 3)
+    hit = (
+        np.isin(batch.customer, np.array(active))
+        & ~batch.fraud
+        & (rng.random(batch.customer.size) < 1 / 3)
+    )
     batch.amount[hit] = np.round(batch.amount[hit] * rng.uniform(2.0, 5.0, hit.sum()), 2)
     batch.fraud |= hit
     batch.scenario[hit] = 1
@@ -405,7 +417,9 @@ def _events(
     return event, np.arange(event.size) - np.repeat(np.cumsum(per_event) - per_event, per_event)
 
 
-def _card_testing(world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float, salt: int) -> _Batch:
+def _card_testing(
+    world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float, salt: int
+) -> _Batch:
     events = rng.poisson(budget / 7.5)
     n_small = rng.integers(3, 9, events)
     n_large = rng.integers(1, 4, events)
@@ -414,14 +428,20 @@ def _card_testing(world: World, cfg: SimulationConfig, rng: np.random.Generator,
     is_small = position < np.repeat(n_small, per_event)
     card = rng.integers(0, cfg.customers, events)[event]
     start = rng.uniform(0, SECONDS_PER_DAY - 7_300, events)[event]
-    offset = np.where(is_small, rng.uniform(0, 600, event.size), rng.uniform(600, 7_200, event.size))
-    amount = np.where(is_small, rng.uniform(0.5, 2.0, event.size), np.exp(rng.normal(6.0, 0.5, event.size)))
+    offset = np.where(
+        is_small, rng.uniform(0, 600, event.size), rng.uniform(600, 7_200, event.size)
+    )
+    amount = np.where(
+        is_small, rng.uniform(0.5, 2.0, event.size), np.exp(rng.normal(6.0, 0.5, event.size))
+    )
     merchant = rng.choice(world.web_shops, size=event.size)
     device = -(2 + salt * 1_000_000 + event)
     return _fraud_batch(world, card, merchant, start + offset, amount, 2, 4, device, 2, rng)
 
 
-def _account_takeover(world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float, salt: int) -> _Batch:
+def _account_takeover(
+    world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float, salt: int
+) -> _Batch:
     events = rng.poisson(budget / 2.5)
     per_event = rng.integers(1, 5, events)
     event, _ = _events(rng, events, per_event)
@@ -434,7 +454,9 @@ def _account_takeover(world: World, cfg: SimulationConfig, rng: np.random.Genera
     return _fraud_batch(world, card, merchant, seconds, amount, 2, 4, device, 3, rng)
 
 
-def _merchant_collusion(world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float) -> _Batch:
+def _merchant_collusion(
+    world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float
+) -> _Batch:
     events = rng.poisson(budget / 20.0)
     per_event = rng.integers(10, 31, events)
     event, _ = _events(rng, events, per_event)
@@ -446,7 +468,9 @@ def _merchant_collusion(world: World, cfg: SimulationConfig, rng: np.random.Gene
     return _fraud_batch(world, card, shop, seconds, amount, 2, 4, device, 4, rng)
 
 
-def _new_pattern(world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float) -> _Batch:
+def _new_pattern(
+    world: World, cfg: SimulationConfig, rng: np.random.Generator, budget: float
+) -> _Batch:
     """Domestic contactless sprees just below the no-PIN limit at nearby tills."""
     events = rng.poisson(budget / 7.0)
     per_event = rng.integers(4, 11, events)
@@ -495,8 +519,12 @@ def generate_day(world: World, index: int) -> pl.DataFrame:
     batch = _genuine(world, cfg, index, rng)
     target = cfg.fraud_rate * batch.customer.size / max(1.0 - cfg.fraud_rate, 1e-9)
     share = cfg.scenario_shares
-    _apply_compromised_terminals(world, cfg, index, batch, target * share.get("compromised_terminal", 0))
-    _apply_compromised_cards(world, cfg, index, batch, target * share.get("compromised_card", 0), rng)
+    _apply_compromised_terminals(
+        world, cfg, index, batch, target * share.get("compromised_terminal", 0)
+    )
+    _apply_compromised_cards(
+        world, cfg, index, batch, target * share.get("compromised_card", 0), rng
+    )
     parts = [
         batch,
         _card_testing(world, cfg, rng, target * share.get("card_testing", 0), index),
@@ -516,14 +544,20 @@ def _label_delays(cfg: SimulationConfig, rng: np.random.Generator, size: int) ->
     return delays
 
 
-def _to_frame(world: World, cfg: SimulationConfig, index: int, b: _Batch, rng: np.random.Generator) -> pl.DataFrame:
+def _to_frame(
+    world: World, cfg: SimulationConfig, index: int, b: _Batch, rng: np.random.Generator
+) -> pl.DataFrame:
     order = np.argsort(b.seconds, kind="stable")
     b = _Batch(*[getattr(b, f)[order] for f in _Batch.__dataclass_fields__])
     day = cfg.day_of(index)
     midnight_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * US
     ts_us = midnight_us + (b.seconds * US).astype(np.int64)
     delays = _label_delays(cfg, rng, b.fraud.size)
-    label_us = np.where(b.fraud & ~np.isnan(delays), ts_us + np.nan_to_num(delays * SECONDS_PER_DAY * US).astype(np.int64), 0)
+    label_us = np.where(
+        b.fraud & ~np.isnan(delays),
+        ts_us + np.nan_to_num(delays * SECONDS_PER_DAY * US).astype(np.int64),
+        0,
+    )
     has_label = b.fraud & ~np.isnan(delays)
     n = b.customer.size
     customer = pl.Series(b.customer)
@@ -543,8 +577,8 @@ def _to_frame(world: World, cfg: SimulationConfig, index: int, b: _Batch, rng: n
             "country": world.country_codes.gather(pl.Series(b.country)),
             "customer_lat": world.cust_lat[b.customer],
             "customer_lon": world.cust_lon[b.customer],
-            "merchant_lat": world.merch_lat[b.merchant],
-            "merchant_lon": world.merch_lon[b.merchant],
+            "merchant_lat": pl.Series(world.merch_lat[b.merchant], nan_to_null=True),
+            "merchant_lon": pl.Series(world.merch_lon[b.merchant], nan_to_null=True),
             "device": b.device,
             "is_fraud": b.fraud.astype(np.int8),
             "fraud_scenario": pl.Series(np.array((*SCENARIO_NAMES, ""))[b.scenario]),
@@ -559,13 +593,19 @@ def _to_frame(world: World, cfg: SimulationConfig, index: int, b: _Batch, rng: n
         .when(pl.col("device") <= -2)
         .then(pl.lit(f"fdev-{cfg.seed}-") + (-pl.col("device")).cast(pl.String))
         .otherwise(None),
-        fraud_scenario=pl.when(pl.col("is_fraud") == 1).then(pl.col("fraud_scenario")).otherwise(None),
-        label_available_at=pl.when(pl.col("has_label")).then(pl.col("label_available_at")).otherwise(None),
+        fraud_scenario=pl.when(pl.col("is_fraud") == 1)
+        .then(pl.col("fraud_scenario"))
+        .otherwise(None),
+        label_available_at=pl.when(pl.col("has_label"))
+        .then(pl.col("label_available_at"))
+        .otherwise(None),
     )
     return conform(frame)
 
 
-def iter_days(config: SimulationConfig, day_indices: range | None = None) -> Iterator[tuple[date, pl.DataFrame]]:
+def iter_days(
+    config: SimulationConfig, day_indices: range | None = None
+) -> Iterator[tuple[date, pl.DataFrame]]:
     """Stream the simulation day by day (memory stays at one day's worth)."""
     world = World(config)
     for index in day_indices if day_indices is not None else range(config.days):

@@ -130,8 +130,7 @@ def apply_mapping(export: pl.DataFrame, mapping: ColumnMapping) -> pl.DataFrame:
     if missing_columns:
         listed = ", ".join(f"{f} -> {c!r}" for f, c in missing_columns.items())
         raise MappingError(
-            f"column(s) not found in the export: {listed}; "
-            f"the export has columns {export.columns}"
+            f"column(s) not found in the export: {listed}; the export has columns {export.columns}"
         )
     out: dict[str, pl.Expr] = {}
     for field in ALL_FIELDS:

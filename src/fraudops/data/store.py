@@ -100,9 +100,7 @@ def write_dataset(
     infos = []
     for (day,), part in with_day.partition_by("__day", as_dict=True, maintain_order=True).items():
         infos.append(
-            write_partition(
-                uri, day, part.drop("__day"), storage_options, update_manifest=False
-            )
+            write_partition(uri, day, part.drop("__day"), storage_options, update_manifest=False)
         )
     record_partitions(uri, infos, storage_options)
     return infos

@@ -84,8 +84,9 @@ def build_schema(interval: tuple[datetime, datetime] | None = None) -> pa.DataFr
             name="label_time_only_for_fraud",
         ),
         pa.Check(
-            lambda df: df["label_available_at"].isna()
-            | (df["label_available_at"] >= df["timestamp"]),
+            lambda df: (
+                df["label_available_at"].isna() | (df["label_available_at"] >= df["timestamp"])
+            ),
             name="label_not_before_transaction",
         ),
         pa.Check(
@@ -103,7 +104,7 @@ def coerce_frame(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     present but could not be read as its type), so such rows are quarantined, not lost.
     """
     problems = pl.Series("problems", [""] * frame.height, dtype=pl.String)
-    columns = []
+    columns: list[pl.Series | pl.Expr] = []
     for name, dtype in POLARS_SCHEMA.items():
         if name not in frame.columns:
             columns.append(pl.lit(None, dtype=dtype).alias(name))
@@ -161,9 +162,7 @@ def validate_batch(
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         row_cases = cases[cases["index"].notna()]
-        for index, column, check in row_cases[["index", "column", "check"]].itertuples(
-            index=False
-        ):
+        for index, column, check in row_cases[["index", "column", "check"]].itertuples(index=False):
             reasons.setdefault(int(index), set()).add(f"{check}:{column}")
     for index, text in enumerate(cast_problems.to_list()):
         if text:

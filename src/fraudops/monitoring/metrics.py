@@ -33,12 +33,16 @@ class ServiceMetrics:
             registry=r,
         )
         self.predictions = Counter(
-            "fraudops_predictions_total", "Scored transactions by decision.", ["decision"],
+            "fraudops_predictions_total",
+            "Scored transactions by decision.",
+            ["decision"],
             registry=r,
         )
         self.scores = Histogram(
-            "fraudops_fraud_probability", "Distribution of fraud probabilities served.",
-            buckets=SCORE_BUCKETS, registry=r,
+            "fraudops_fraud_probability",
+            "Distribution of fraud probabilities served.",
+            buckets=SCORE_BUCKETS,
+            registry=r,
         )
         self.model_info = Gauge(
             "fraudops_model_info",
@@ -66,11 +70,13 @@ class ServiceMetrics:
             "fraudops_labels_total", "Label feedback events by label.", ["label"], registry=r
         )
         self.drift_share = Gauge(
-            "fraudops_drift_share", "Share of drifted features in the latest monitoring run.",
+            "fraudops_drift_share",
+            "Share of drifted features in the latest monitoring run.",
             registry=r,
         )
         self.score_psi = Gauge(
-            "fraudops_score_psi", "PSI of the score distribution, latest monitoring run.",
+            "fraudops_score_psi",
+            "PSI of the score distribution, latest monitoring run.",
             registry=r,
         )
         self.live_average_precision = Gauge(
@@ -79,8 +85,10 @@ class ServiceMetrics:
             registry=r,
         )
         self.decision_rate = Gauge(
-            "fraudops_decision_rate", "Share of decisions in the latest monitoring window.",
-            ["decision"], registry=r,
+            "fraudops_decision_rate",
+            "Share of decisions in the latest monitoring window.",
+            ["decision"],
+            registry=r,
         )
         self.retrain_triggered = Gauge(
             "fraudops_monitoring_retrain_triggered",

@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated embedded home per test and small simulated data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from fraudops.config import get_settings
+from fraudops.data.generate import SimulationConfig, generate
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own FRAUDOPS_HOME; settings are re-read."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("FRAUDOPS_HOME", str(home))
+    for name in ("FRAUDOPS_DATA_URI", "FRAUDOPS_MLFLOW_TRACKING_URI", "FRAUDOPS_ONLINE_STORE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def small_config() -> SimulationConfig:
+    return SimulationConfig(
+        customers=3_000, days=8, start=date(2026, 3, 1), seed=7, fraud_rate=0.02
+    )
+
+
+@pytest.fixture(scope="session")
+def small_transactions(small_config: SimulationConfig) -> pl.DataFrame:
+    return generate(small_config)

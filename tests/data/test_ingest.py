@@ -1,0 +1,154 @@
+"""Ingestion of an export whose column names and formats differ from ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from fraudops.cli import app
+from fraudops.data import store
+from fraudops.data.ingest import MappingError, apply_mapping, load_mapping, read_export
+
+EXPORT = """TX_ID;TX_DATETIME;CARD;SHOP;TX_AMOUNT;FRAUD_FLAG;KIND;CTRY
+A1;01/04/2024 00:00:31;C596;S3156;57,16;N;CP;FR
+A2;01/04/2024 00:02:10;C4961;S3412;81,51;Y;CNP;DE
+A3;01/04/2024 00:07:56;C2;S1365;-146,00;N;CP;FR
+A4;yesterday;C4128;S8737;64,49;N;CP;FR
+A5;02/04/2024 09:07:56;C2;S1365;12,50;Y;CNP;ES
+A5;02/04/2024 09:08:56;C2;S1365;12,50;N;CNP;ES
+"""
+MAPPING = """
+columns:
+  transaction_id: TX_ID
+  timestamp: TX_DATETIME
+  card_id: CARD
+  merchant_id: SHOP
+  amount: TX_AMOUNT
+  is_fraud: FRAUD_FLAG
+  channel: KIND
+  country: CTRY
+timestamp_format: "%d/%m/%Y %H:%M:%S"
+timezone: Europe/Paris
+defaults: {currency: USD}
+values:
+  channel: {CP: pos, CNP: ecom}
+label_delay_days: 14
+"""
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> tuple[Path, Path]:
+    # the export uses ';' and decimal commas: normalise like a user would in a one-liner
+    csv = tmp_path / "bank_export.csv"
+    lines = [line.replace(",", ".").replace(";", ",") for line in EXPORT.splitlines()]
+    csv.write_text("\n".join(lines) + "\n")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    return csv, mapping
+
+
+def test_ingest_maps_validates_and_stores(tmp_path: Path, export: tuple[Path, Path]) -> None:
+    csv, mapping = export
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "ingest",
+            "--input",
+            str(csv),
+            "--mapping",
+            str(mapping),
+            "--out",
+            str(out),
+            "--max-bad-fraction",
+            "0.6",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    clean = store.read_dataset(str(out / "clean")).sort("transaction_id")
+    assert clean["transaction_id"].to_list() == ["A1", "A2", "A5"]
+    a2 = clean.row(1, named=True)
+    assert a2["is_fraud"] == 1
+    assert a2["currency"] == "USD"
+    assert a2["channel"] == "ecom"
+    assert a2["customer_id"] == "C4961"  # defaults to card_id
+    assert a2["terminal_id"] == "S3412"  # defaults to merchant_id
+    assert a2["timestamp"].isoformat() == "2024-03-31T22:02:10+00:00"  # Paris -> UTC
+    assert (a2["label_available_at"] - a2["timestamp"]).days == 14
+    quarantine = store.read_dataset(str(out / "quarantine")).sort("TX_ID")
+    assert quarantine["TX_ID"].to_list() == ["A3", "A4", "A5"]
+    assert quarantine.filter(pl.col("TX_ID") == "A4")["TX_DATETIME"][0] == "yesterday"
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"] == {
+        "rows": 6,
+        "valid_rows": 3,
+        "quarantined_rows": 3,
+        "bad_fraction": 0.5,
+    }
+
+
+def test_too_many_bad_rows_fail_and_write_no_clean_data(
+    tmp_path: Path, export: tuple[Path, Path]
+) -> None:
+    csv, mapping = export
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["data", "ingest", "--input", str(csv), "--mapping", str(mapping), "--out", str(out)]
+    )
+    assert result.exit_code == 1
+    assert "max-bad-fraction" in result.output
+    assert not (out / "clean").exists()
+    assert (out / "report.json").exists()
+
+
+def test_a_missing_required_field_is_named(export: tuple[Path, Path], tmp_path: Path) -> None:
+    csv, _ = export
+    mapping = tmp_path / "partial.yaml"
+    mapping.write_text("columns: {transaction_id: TX_ID, timestamp: TX_DATETIME, card_id: CARD}\n")
+    with pytest.raises(MappingError, match=r"\['merchant_id', 'amount'\]"):
+        apply_mapping(read_export(str(csv)), load_mapping(mapping))
+
+
+def test_a_mapped_column_absent_from_the_export_is_named(
+    export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv, _ = export
+    mapping = tmp_path / "typo.yaml"
+    mapping.write_text(MAPPING.replace("TX_AMOUNT", "AMOUNT_EUR"))
+    with pytest.raises(MappingError, match="amount -> 'AMOUNT_EUR'"):
+        apply_mapping(read_export(str(csv)), load_mapping(mapping))
+
+
+def test_unknown_canonical_field_and_bad_yaml_are_clear(tmp_path: Path) -> None:
+    unknown = tmp_path / "u.yaml"
+    unknown.write_text("columns: {amont: X}\n")
+    with pytest.raises(MappingError, match="unknown canonical field"):
+        load_mapping(unknown)
+    broken = tmp_path / "b.yaml"
+    broken.write_text("columns: [\n")
+    with pytest.raises(MappingError, match="not valid YAML"):
+        load_mapping(broken)
+
+
+def test_cli_reports_a_missing_file_without_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "ingest",
+            "--input",
+            str(tmp_path / "nope.csv"),
+            "--mapping",
+            str(tmp_path / "nope.yaml"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "mapping file not found" in result.output
+    assert "Traceback" not in result.output

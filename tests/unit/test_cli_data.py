@@ -1,0 +1,80 @@
+"""The data commands end to end through the CLI, including their error paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from fraudops.cli import app
+from fraudops.data import store
+
+runner = CliRunner()
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "data" in result.output
+
+
+def test_generate_validate_and_rerun_idempotently(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "validated"
+    args = [
+        "data",
+        "generate",
+        "--customers",
+        "300",
+        "--days",
+        "3",
+        "--start",
+        "2026-02-01",
+        "--seed",
+        "3",
+        "--out",
+        str(raw),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    first = store.read_manifest(str(raw))
+    assert runner.invoke(app, args).exit_code == 0  # same seed: same files, same hash
+    assert store.read_manifest(str(raw)) == first
+    assert store.list_partitions(str(raw)) == ["2026-02-01", "2026-02-02", "2026-02-03"]
+
+    result = runner.invoke(app, ["data", "validate", "--input", str(raw), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"] is True
+    assert report["totals"]["rows"] == first["rows"]
+    assert store.read_dataset(str(out / "clean")).height == first["rows"]
+
+
+def test_validate_rejects_a_bad_batch_and_writes_no_clean_data(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "validated"
+    runner.invoke(app, ["data", "generate", "--customers", "200", "--days", "1", "--out", str(raw)])
+    day = store.list_partitions(str(raw))[0]
+    frame = store.read_dataset(str(raw))
+    broken = frame.with_columns(
+        amount=pl.when(pl.int_range(pl.len()) % 5 == 0).then(-1.0).otherwise(pl.col("amount"))
+    )
+    store.write_partition(str(raw), day, broken)
+    result = runner.invoke(
+        app,
+        ["data", "validate", "--input", str(raw), "--out", str(out), "--max-bad-fraction", "0.1"],
+    )
+    assert result.exit_code == 1
+    assert "nothing was written" in result.output
+    assert not (out / "clean").exists()
+    quarantined = store.read_dataset(str(out / "quarantine"))
+    assert quarantined.height == broken.filter(pl.col("amount") < 0).height
+
+
+def test_bad_arguments_get_a_clear_message(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["data", "generate", "--start", "yesterday", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "--start must be a date" in result.output
+    result = runner.invoke(app, ["data", "generate", "--customers", "2"])
+    assert result.exit_code == 2  # typer's own range check
