@@ -1,0 +1,1 @@
+"""Models: training, tuning, evaluation, thresholds, calibration and the registry."""
