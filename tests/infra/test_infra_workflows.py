@@ -1,0 +1,283 @@
+"""The GitHub workflows: valid against the workflow schema, least privilege, and every
+command, file, image and service they name exists in the repository and the Terraform."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from infra_support import (
+    REPO_ROOT,
+    WORKFLOWS_DIR,
+    TerraformDirectory,
+    load_workflow,
+    make_targets,
+    tool_missing,
+    unquote,
+    venv_tool,
+    workflow_steps,
+)
+
+WORKFLOWS = ("ci.yml", "cd.yml")
+DOCKERFILES = sorted(p.name for p in (REPO_ROOT / "deployment" / "docker").glob("*.Dockerfile"))
+
+
+@pytest.fixture(scope="module", params=WORKFLOWS)
+def workflow(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return request.param, load_workflow(request.param)
+
+
+@pytest.fixture(scope="module")
+def ci() -> dict[str, Any]:
+    return load_workflow("ci.yml")
+
+
+@pytest.fixture(scope="module")
+def cd() -> dict[str, Any]:
+    return load_workflow("cd.yml")
+
+
+def _all_text(document: Any) -> list[str]:
+    """Every string in a workflow (commands, inputs, names)."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, dict):
+        return [text for value in document.values() for text in _all_text(value)]
+    if isinstance(document, list):
+        return [text for value in document for text in _all_text(value)]
+    return []
+
+
+def _matrix_values(job: dict[str, Any], key: str) -> list[str]:
+    matrix = job.get("strategy", {}).get("matrix", {})
+    if key in matrix:
+        return list(matrix[key])
+    return [entry[key] for entry in matrix.get("include", []) if key in entry]
+
+
+# ---- Schema and structure ---------------------------------------------------------
+
+
+def test_workflows_match_the_github_schema() -> None:
+    tool = venv_tool("check-jsonschema")
+    if tool is None:
+        tool_missing("check-jsonschema not found (it is a dev dependency: make install)")
+        return
+    result = subprocess.run(
+        [
+            str(tool),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *(str(WORKFLOWS_DIR / name) for name in WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_triggers(ci: dict[str, Any], cd: dict[str, Any]) -> None:
+    assert {"push", "pull_request"} <= set(ci["on"])
+    assert cd["on"]["push"]["branches"] == ["main"]
+    assert "pull_request" not in cd["on"]
+
+
+def test_least_privilege_permissions(workflow: tuple[str, dict[str, Any]]) -> None:
+    name, document = workflow
+    assert document["permissions"] == {"contents": "read"}, f"{name}: top-level permissions"
+    allowed_writes = {"security-events", "id-token", "contents"}
+    for job_id, job in document["jobs"].items():
+        permissions = job.get("permissions", {})
+        assert permissions != "write-all", f"{name}:{job_id}"
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        assert writes <= allowed_writes, f"{name}:{job_id} writes {writes - allowed_writes}"
+        if "contents" in writes:
+            assert job_id == "release", f"{name}:{job_id}: only the release job pushes a tag"
+
+
+def test_concurrency(ci: dict[str, Any], cd: dict[str, Any]) -> None:
+    assert ci["concurrency"]["cancel-in-progress"] is True
+    # A deployment is never cancelled half-way by a newer one.
+    assert cd["concurrency"]["cancel-in-progress"] is False
+
+
+def test_actions_are_pinned(workflow: tuple[str, dict[str, Any]]) -> None:
+    name, document = workflow
+    for job_id, step in workflow_steps(document):
+        uses = step.get("uses")
+        if uses is None:
+            continue
+        action, _, ref = uses.partition("@")
+        assert ref, f"{name}:{job_id}: {action} has no version"
+        assert ref not in {"main", "master", "latest", "HEAD"}, f"{name}:{job_id}: {uses}"
+        assert re.fullmatch(r"v?\d+(\.\d+)*|[0-9a-f]{40}", ref), f"{name}:{job_id}: {uses}"
+
+
+def test_no_credentials_in_workflows(workflow: tuple[str, dict[str, Any]]) -> None:
+    name, document = workflow
+    text = (WORKFLOWS_DIR / name).read_text(encoding="utf-8")
+    assert not re.search(r"AKIA[0-9A-Z]{16}", text)
+    assert "aws-access-key-id" not in text
+    assert "aws-secret-access-key" not in text
+    for job_id, step in workflow_steps(document):
+        if "configure-aws-credentials" in step.get("uses", ""):
+            assert step["with"]["role-to-assume"].startswith("${{ secrets."), f"{name}:{job_id}"
+
+
+# ---- CI content ----------------------------------------------------------------------
+
+
+def _job_text(job: dict[str, Any]) -> str:
+    return "\n".join(_all_text(job))
+
+
+def test_ci_jobs(ci: dict[str, Any]) -> None:
+    jobs = ci["jobs"]
+    lint = _job_text(jobs["lint"])
+    assert "make lint" in lint
+    security = _job_text(jobs["security"])
+    assert "bandit" in security
+    assert "pip-audit" in security
+    unit = _job_text(jobs["unit"])
+    assert "--cov=fraudops" in unit
+    assert "--cov-fail-under=80" in unit
+    assert {"postgres", "redis"} <= set(jobs["integration"]["services"])
+    assert jobs["integration"]["services"]["postgres"]["image"].startswith("postgres:15")
+    assert jobs["integration"]["services"]["redis"]["image"].startswith("redis:7")
+    assert "pytest tests/integration" in _job_text(jobs["integration"])
+    assert "pytest tests/airflow" in _job_text(jobs["airflow"])
+    infra = _job_text(jobs["infrastructure"])
+    assert "make tools" in infra
+    assert "tests/infra" in infra
+
+
+def test_ci_builds_and_scans_every_image(ci: dict[str, Any]) -> None:
+    job = ci["jobs"]["images"]
+    images = _matrix_values(job, "image")
+    assert sorted(f"{image}.Dockerfile" for image in images) == DOCKERFILES
+    text = _job_text(job)
+    assert "docker/setup-buildx-action" in text
+    assert "type=gha" in text  # BuildKit layer cache
+    assert "aquasecurity/trivy-action" in text
+    assert "format: sarif" in (WORKFLOWS_DIR / "ci.yml").read_text(encoding="utf-8")
+    assert "github/codeql-action/upload-sarif" in text
+    assert job["permissions"]["security-events"] == "write"
+
+
+# ---- Commands and files the workflows use ---------------------------------------------
+
+
+def test_make_targets_exist(workflow: tuple[str, dict[str, Any]]) -> None:
+    name, document = workflow
+    available = make_targets()
+    for job_id, step in workflow_steps(document):
+        for target in re.findall(r"(?:^|[;&|]\s*|\n\s*)make\s+([a-z][\w-]*)", step.get("run", "")):
+            assert target in available, f"{name}:{job_id}: `make {target}` is not a target"
+
+
+PATH_PATTERN = re.compile(
+    r"(?<![\w/.-])((?:src|tests|dags|deployment|benchmarks|docs|\.github)/[\w./${}\-*]*[\w*}]"
+    r"|constraints\.txt|pyproject\.toml)"
+)
+
+
+def _compact_expressions(text: str) -> str:
+    """`${{ matrix.image }}` -> `${{matrix.image}}`, so a path stays one token."""
+    return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1) + "}}", text)
+
+
+def _expand(path: str, job: dict[str, Any]) -> list[str]:
+    match = re.search(r"\$\{\{matrix\.(\w+)\}\}", path)
+    if not match:
+        return [path]
+    return [
+        expanded
+        for value in _matrix_values(job, match.group(1))
+        for expanded in _expand(path.replace(match.group(0), str(value)), job)
+    ]
+
+
+def test_referenced_files_exist(workflow: tuple[str, dict[str, Any]]) -> None:
+    name, document = workflow
+    for job_id, job in document["jobs"].items():
+        for text in _all_text(job):
+            for raw in PATH_PATTERN.findall(_compact_expressions(text)):
+                for path in _expand(raw.strip(), job):
+                    if "${{" in path:
+                        continue
+                    assert list(REPO_ROOT.glob(path)), f"{name}:{job_id}: {path} does not exist"
+
+
+# ---- CD flow and its agreement with Terraform --------------------------------------------
+
+
+def test_cd_pipeline_order(cd: dict[str, Any]) -> None:
+    jobs = cd["jobs"]
+
+    def needs(job_id: str) -> set[str]:
+        value = jobs[job_id].get("needs", [])
+        return {value} if isinstance(value, str) else set(value)
+
+    assert "meta" in needs("images")
+    assert "images" in needs("deploy-staging")
+    assert "deploy-staging" in needs("smoke-staging")
+    assert "smoke-staging" in needs("deploy-production")
+    assert "deploy-production" in needs("smoke-production")
+    assert "smoke-production" in needs("release")
+    assert jobs["deploy-staging"]["environment"] == "staging"
+    # The manual approval gate: required reviewers on the production environment.
+    assert jobs["deploy-production"]["environment"] == "production"
+    assert jobs["smoke-production"]["environment"] == "production"
+
+
+def test_cd_deploys_safely(cd: dict[str, Any]) -> None:
+    for job_id in ("deploy-staging", "deploy-production"):
+        steps = cd["jobs"][job_id]["steps"]
+        uses = [step.get("uses", "") for step in steps]
+        assert any("amazon-ecs-render-task-definition" in use for use in uses), job_id
+        deploy = next(s for s in steps if "amazon-ecs-deploy-task-definition" in s.get("uses", ""))
+        assert deploy["with"]["wait-for-service-stability"] is True
+        assert any("rolloutState" in step.get("run", "") for step in steps), job_id
+    for job_id in ("smoke-staging", "smoke-production"):
+        text = _job_text(cd["jobs"][job_id])
+        assert "fraudops smoke --url" in text
+        assert "--api-key" in text
+
+
+def test_cd_images_are_tagged_with_sha_and_version(cd: dict[str, Any]) -> None:
+    text = _job_text(cd["jobs"]["images"])
+    assert "${{ env.IMAGE_TAG }}" in text
+    assert "IMAGE_TAG: ${{ needs.meta.outputs.image_tag }}" in (WORKFLOWS_DIR / "cd.yml").read_text(
+        encoding="utf-8"
+    )
+    assert '$VERSION"' in text
+    assert sorted(
+        f"{image}.Dockerfile" for image in _matrix_values(cd["jobs"]["images"], "image")
+    ) == (DOCKERFILES)
+
+
+def test_cd_matches_terraform(cd: dict[str, Any], root_module: TerraformDirectory) -> None:
+    locals_ = root_module.locals()
+    service_keys = {unquote(key) for key in locals_["service_keys"]}
+    repositories = {unquote(key) for key in locals_["repositories"]}
+    container_names = {
+        unquote(body["container_name"])
+        for body in root_module.module_calls.values()
+        if "container_name" in body
+    }
+    for job_id in ("deploy-staging", "deploy-production"):
+        job = cd["jobs"][job_id]
+        services = set(_matrix_values(job, "service"))
+        assert services == service_keys == container_names, job_id
+        assert set(_matrix_values(job, "image")) == repositories, job_id
+    assert set(_matrix_values(cd["jobs"]["images"], "image")) == repositories
+    # Names the workflow builds from PROJECT_NAME and the environment.
+    text = (WORKFLOWS_DIR / "cd.yml").read_text(encoding="utf-8")
+    assert "${PROJECT_NAME}-${DEPLOY_ENV}-${SERVICE}" in text  # task family = service name
+    assert "${PROJECT_NAME}-${DEPLOY_ENV}/api-key" in text  # Secrets Manager name
+    assert '"api-key"' in root_module.text()
+    assert 'name       = "${var.project_name}-${var.environment}"' in root_module.text()
