@@ -35,3 +35,28 @@ def small_config() -> SimulationConfig:
 @pytest.fixture(scope="session")
 def small_transactions(small_config: SimulationConfig) -> pl.DataFrame:
     return generate(small_config)
+
+
+@pytest.fixture(scope="session")
+def model_history() -> pl.DataFrame:
+    """Four weeks of simulated history for training small real models."""
+    return generate(
+        SimulationConfig(customers=2_000, days=28, start=date(2026, 1, 1), seed=11, fraud_rate=0.01)
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_model(model_history: pl.DataFrame):  # type: ignore[no-untyped-def]
+    """A real LightGBM model on real features (no registry), thresholds included."""
+    from datetime import UTC, datetime
+
+    from fraudops.features.offline import build_offline_features
+    from fraudops.features.spec import feature_names
+    from fraudops.models.train import train_calibrated
+
+    features = build_offline_features(model_history)
+    model, _ = train_calibrated(
+        "lgbm", features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), delay_days=3
+    )
+    model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
+    return model

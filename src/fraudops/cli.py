@@ -111,7 +111,7 @@ def data_generate(
     ] = 1.6,
     label_delay_days: Annotated[
         float, typer.Option(min=0.01, help="Mean days until a fraud is reported.")
-    ] = 10.0,
+    ] = 4.0,
     unreported: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of frauds never reported.")
     ] = 0.05,
@@ -444,3 +444,232 @@ def rollback() -> None:
         except RegistryError as exc:
             raise CliError(str(exc)) from None
     console.print(f"champion moved back from version {current} to version {previous}")
+
+
+@app.command("score")
+def score(
+    input: Annotated[str, typer.Option("--input", help="Transactions to score (path or s3://).")],
+    out: Annotated[str, typer.Option(help="Where to write the scored, date-partitioned table.")],
+    alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
+) -> None:
+    """Bulk-score stored transactions with the champion through the offline features."""
+    from fraudops.models.registry import RegistryError
+    from fraudops.pipelines.scoring import score_dataset
+
+    s = settings()
+    with user_errors():
+        try:
+            summary = score_dataset(s, input, out, alias)
+        except RegistryError as exc:
+            raise CliError(str(exc)) from None
+    table = Table(title=f"Scored with {s.model_name} v{summary['model_version']}")
+    for column in ("rows", "approve", "review", "decline", "model step (s)", "written to"):
+        table.add_column(column)
+    d = summary["decisions"]
+    table.add_row(
+        f"{summary['rows']:,}",
+        f"{d.get('approve', 0):,}",
+        f"{d.get('review', 0):,}",
+        f"{d.get('decline', 0):,}",
+        f"{summary['model_seconds']:.2f}",
+        out,
+    )
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    warm_from: Annotated[
+        str | None,
+        typer.Option(help="Warm the online store from these stored transactions at start."),
+    ] = None,
+    warm_days: Annotated[int, typer.Option(min=1, help="Days of history to warm from.")] = 35,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the champion model over HTTP (FastAPI + uvicorn, one worker)."""
+    import uvicorn
+
+    from fraudops.serving.app import create_app
+
+    s = settings()
+    app_ = create_app(s, warm_from=warm_from, warm_days=warm_days)
+    state = app_.state.fraudops
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM/SIGINT readiness turns 503 first, then uvicorn drains requests."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            state.draining = True
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app_,
+        host=host,
+        port=port,
+        log_level=s.log_level.lower(),
+        access_log=access_log,
+        timeout_graceful_shutdown=20,
+        http="httptools",
+        loop="uvloop",
+    )
+    console.print(f"fraudops API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    DrainingServer(config).run()
+
+
+@app.command("smoke")
+def smoke(
+    url: Annotated[str, typer.Option(help="Base URL of a running fraudops API.")],
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="API key (default: FRAUDOPS_API_KEY).", envvar="FRAUDOPS_API_KEY"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for readiness.")] = 60,
+) -> None:
+    """Check a deployed API: liveness, readiness, a prediction and the model version."""
+    import time as time_
+
+    import httpx
+
+    from fraudops.serving.schemas import EXAMPLE_TRANSACTION
+
+    key = api_key or settings().api_key.get_secret_value()
+    checks: list[tuple[str, bool, str]] = []
+    with httpx.Client(base_url=url.rstrip("/"), timeout=10, headers={"X-API-Key": key}) as client:
+        try:
+            live = client.get("/health/live")
+            checks.append(("live", live.status_code == 200, str(live.status_code)))
+            deadline = time_.monotonic() + timeout
+            ready = client.get("/health/ready")
+            while ready.status_code != 200 and time_.monotonic() < deadline:
+                time_.sleep(1)
+                ready = client.get("/health/ready")
+            checks.append(("ready", ready.status_code == 200, ready.text[:80]))
+            tx = {**EXAMPLE_TRANSACTION, "transaction_id": f"smoke-{time_.time_ns()}"}
+            predicted = client.post("/v1/predict", json=tx)
+            body = predicted.json() if predicted.status_code == 200 else {}
+            valid = (
+                predicted.status_code == 200
+                and 0 <= body.get("fraud_probability", -1) <= 1
+                and body.get("decision") in ("approve", "review", "decline")
+                and len(body.get("reasons", [])) > 0
+            )
+            checks.append(("predict", valid, f"{predicted.status_code} {body.get('decision', '')}"))
+            model = client.get("/v1/model")
+            served = model.json().get("version") if model.status_code == 200 else None
+            same = served is not None and served == body.get("model", {}).get("version")
+            checks.append(("model version", same, f"serving v{served}"))
+        except httpx.HTTPError as exc:
+            checks.append(("connection", False, str(exc)))
+    table = Table(title=f"Smoke test of {url}")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    for name, ok, detail in checks:
+        table.add_row(name, "[green]ok[/]" if ok else "[red]FAILED[/]", detail)
+    console.print(table)
+    if not all(ok for _, ok, _ in checks):
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo(
+    days: Annotated[int, typer.Option(min=22, help="Days to simulate (history + live).")] = 60,
+    drift_day: Annotated[
+        int | None,
+        typer.Option(min=0, help="Day the world changes (default 40; none: --no-drift)."),
+    ] = 40,
+    no_drift: Annotated[
+        bool, typer.Option("--no-drift", help="Simulate a stationary world.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    customers: Annotated[int, typer.Option(min=100, help="Card holders simulated.")] = 3_000,
+    warmup_days: Annotated[
+        int, typer.Option(min=21, help="Days of history before going live.")
+    ] = 30,
+) -> None:
+    """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
+    from fraudops.monitoring.report import render_report
+    from fraudops.pipelines.loop import LoopConfig, reset_workspace, run_loop, summarise
+
+    s = settings()
+    with user_errors():
+        config = LoopConfig(
+            days=days,
+            drift_day=None if no_drift else drift_day,
+            warmup_days=warmup_days,
+            seed=seed,
+            customers=customers,
+        )
+    home = Path(s.home)
+    if s.data_uri or s.mlflow_tracking_uri:
+        err_console.print(
+            "[yellow]note:[/] the demo runs on the configured data store and registry"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    reset_workspace(home)
+    loop_settings = s.model_copy(update={"label_maturity_days": config.label_maturity_days})
+    console.rule(f"fraudops demo · {days} days · drift on day {config.drift_day} · seed {seed}")
+    console.print(f"workspace: {home.resolve()}")
+    timeline = Table(title="Live days", show_lines=False)
+    for column in ("day", "date", "tx", "frauds", "caught", "drift", "PSI", "champion", "event"):
+        timeline.add_column(column, justify="right" if column not in ("date", "event") else "left")
+
+    with progress_bar() as bar:
+        task = bar.add_task("closed loop", total=days - warmup_days + 2, detail="history")
+
+        def emit(kind: str, payload: dict[str, Any]) -> None:
+            if kind == "history":
+                bar.update(task, advance=1, detail="training the first champion")
+            elif kind == "trained":
+                bar.update(task, advance=1, detail="live")
+                bar.console.print(comparison_table(payload["models"], payload["best"]))
+            elif kind == "day":
+                event = []
+                if payload["retrained"]:
+                    event.append(
+                        f"[green]promoted v{payload['promoted_version']}[/]"
+                        if payload["promoted_version"]
+                        else "[yellow]retrained, gate refused[/]"
+                    )
+                if payload["retrain_verdict"]:
+                    event.append("; ".join(payload["reasons"])[:60])
+                drift = payload["drift_share"]
+                psi = payload["score_psi"]
+                bar.console.print(
+                    f"day {payload['day']:>3} {payload['date']}  tx {payload['transactions']:>6,}  "
+                    f"frauds {payload['frauds']:>3}  caught {payload['frauds_caught']:>3}  "
+                    f"drift {'-' if drift is None else f'{drift:.2f}'}  "
+                    f"PSI {'-' if psi is None else f'{psi:.3f}'}  v{payload['champion_version']}  "
+                    + " ".join(event)
+                )
+                bar.update(task, advance=1, detail=payload["date"])
+
+        with user_errors():
+            result = run_loop(loop_settings, config, emit)
+            summary = summarise(loop_settings, config, result)
+    summary_path = home / "demo-summary.json"
+    report_path = home / "report.html"
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
+    report_path.write_text(render_report(summary))
+    facts = Table(title="Closed loop summary")
+    facts.add_column("fact")
+    facts.add_column("value", justify="right")
+    for key in (
+        "drift_day",
+        "drift_detected_day",
+        "false_alarms_before_drift",
+        "retrain_triggered",
+        "promoted_version",
+        "promoted_day",
+        "live_ap_before_drift",
+        "live_ap_after_drift",
+        "live_ap_after_retrain",
+        "transactions_scored",
+        "frauds_caught",
+        "frauds",
+    ):
+        facts.add_row(key, str(summary.get(key)))
+    console.print(facts)
+    console.print(f"summary: {summary_path.resolve()}")
+    console.print(f"report:  {report_path.resolve()}")

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         0.005, description="A challenger must beat the champion's AP by at least this."
     )
     log_level: str = Field("INFO", description="Logging level.")
+    api_url: str | None = Field(
+        None, description="Base URL of the scoring API, told to reload after a promotion."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_keys_in_production(self) -> Settings:
@@ -104,6 +107,12 @@ class Settings(BaseSettings):
     @property
     def resolved_data_uri(self) -> str:
         return self.data_uri or str(self.home / "data")
+
+    # Where each dataset lives inside the data store (one layout for CLI, loop and DAGs).
+    def dataset_uri(self, name: str) -> str:
+        """``raw``, ``validated`` (clean/ + quarantine/), ``features``, ``predictions``,
+        ``label_feed`` or ``monitoring`` under the data URI."""
+        return f"{self.resolved_data_uri.rstrip('/')}/{name}"
 
     @property
     def resolved_tracking_uri(self) -> str:

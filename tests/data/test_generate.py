@@ -62,7 +62,7 @@ def test_label_delay_is_positive_and_some_frauds_are_never_reported(
         reported["label_available_at"] - reported["timestamp"]
     ).dt.total_seconds() / 86_400
     assert delay_days.min() >= 0.25 - 1e-9  # type: ignore[operator]
-    assert 3 < delay_days.mean() < 20  # type: ignore[operator]  # configured mean 10 days
+    assert 2 < delay_days.mean() < 7  # type: ignore[operator]  # configured mean 4 days
     assert 0 < fraud.height - reported.height < fraud.height * 0.2
     genuine = small_transactions.filter(pl.col("is_fraud") == 0)
     assert genuine["label_available_at"].null_count() == genuine.height

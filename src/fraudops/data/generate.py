@@ -84,7 +84,7 @@ class SimulationConfig:
     seed: int = 42
     fraud_rate: float = 0.005
     tx_per_customer_per_day: float = 1.6
-    label_delay_mean_days: float = 10.0
+    label_delay_mean_days: float = 4.0
     unreported_fraction: float = 0.05
     drift_day: int | None = None  # day index from which the world changes
     drift_kinds: tuple[str, ...] = ("new_pattern",)

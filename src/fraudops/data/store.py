@@ -234,3 +234,44 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def append_chunk(
+    uri: str, day: date | str, frame: pl.DataFrame, storage_options: dict[str, Any] | None = None
+) -> str:
+    """Add one chunk file to a day of an append-only log (prediction and label logs)."""
+    fs, root = _fs(uri, storage_options)
+    folder = _join(root, f"date={day!s}")
+    fs.makedirs(folder, exist_ok=True)
+    target = _join(folder, f"chunk-{uuid.uuid4().hex}.parquet")
+    payload = _to_parquet_bytes(frame)
+    if "file" in fs.protocol or fs.protocol in ("file", "local"):
+        temporary = f"{target}.tmp"
+        with fs.open(temporary, "wb") as handle:
+            handle.write(payload)
+        fs.mv(temporary, target)
+    else:
+        with fs.open(target, "wb") as handle:
+            handle.write(payload)
+    return target
+
+
+def read_chunks(
+    uri: str,
+    start: date | None = None,
+    end: date | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Every chunk of an append-only log for days in ``[start, end]``."""
+    fs, root = _fs(uri, storage_options)
+    if not fs.exists(root):
+        return pl.DataFrame()
+    frames = []
+    for entry in sorted(fs.ls(root, detail=False)):
+        name = str(entry).rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("date=") or not _in_range(name.removeprefix("date="), start, end):
+            continue
+        for path in sorted(fs.glob(_join(root, name, "*.parquet"))):
+            with fs.open(path, "rb") as handle:
+                frames.append(pl.read_parquet(handle))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()

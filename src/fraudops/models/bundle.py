@@ -112,6 +112,8 @@ class FraudModel:
     # RF has no fast exact attributions: reasons use importance x standardised deviation
     reference_mean: np.ndarray | None = None
     reference_scale: np.ndarray | None = None
+    # a scored sample of training traffic, the baseline of drift monitoring
+    reference: Any = None
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -146,6 +148,21 @@ class FraudModel:
         assert self.reference_scale is not None
         filled = np.where(np.isnan(x), self.reference_mean, x)
         return np.asarray(importance * (filled - self.reference_mean) / self.reference_scale)
+
+    def score_and_explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and contributions in one pass where the library allows:
+        for boosted trees and the linear model the contributions sum to the raw log-odds."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.algorithm in ("lgbm", "lr"):
+            if self.algorithm == "lgbm":
+                full = np.asarray(self.estimator.predict(x, pred_contrib=True, num_threads=1))
+            else:
+                full = np.column_stack(
+                    [self.estimator.contributions(x), np.full(x.shape[0], self.estimator.intercept)]
+                )
+            raw = 1.0 / (1.0 + np.exp(-full.sum(axis=1)))
+            return np.clip(self.calibrator(raw), 0.0, 1.0), full[:, :-1]
+        return self.predict_proba(x), self.contributions(x)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -224,6 +241,11 @@ def load_bundle(folder: Path, expected_digest: str | None) -> FraudModel:
         estimator.n_jobs = 1
     else:
         raise BundleIntegrityError(f"unknown algorithm {algorithm!r} in {folder}")
+    reference = None
+    if (folder / "reference.parquet").exists():
+        import polars as pl
+
+        reference = pl.read_parquet(folder / "reference.parquet")
     known = {"algorithm", "feature_names", "calibration", "native_file"}
     known |= {"reference_mean", "reference_scale"}
     return FraudModel(
@@ -238,4 +260,5 @@ def load_bundle(folder: Path, expected_digest: str | None) -> FraudModel:
         reference_scale=None
         if meta.get("reference_scale") is None
         else np.asarray(meta["reference_scale"]),
+        reference=reference,
     )

@@ -47,8 +47,12 @@ class Registry:
     """A thin, typed layer over ``MlflowClient`` for one registered model."""
 
     def __init__(self, tracking_uri: str, registry_uri: str, model_name: str) -> None:
+        import os
+
         from mlflow import MlflowClient
 
+        # artifact downloads otherwise draw progress bars into logs and CLI output
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri
         self.model_name = model_name

@@ -68,11 +68,21 @@ def plan_split(
     delay_days: int = 7,
     test_end: datetime | None = None,
     test_days: int = 7,
+    burn_in_days: int = 0,
 ) -> TimeSplit:
-    """Fill in the dates a user did not give, from the data's first and last timestamps."""
+    """Fill in the dates a user did not give, from the data's first and last timestamps.
+
+    ``burn_in_days``: by default training starts that long after the first transaction,
+    where every feature window is full (a 30-day count on day 3 of a dataset is not the
+    same feature as on day 40); it is dropped when the data is too short to afford it.
+    """
     test_end = test_end or _midnight(last) + timedelta(days=1)
     train_end = train_end or test_end - timedelta(days=test_days + delay_days)
-    train_start = train_start or _midnight(first)
+    if train_start is None:
+        train_start = _midnight(first)
+        burnt = train_start + timedelta(days=burn_in_days)
+        if train_end - burnt >= timedelta(days=14):
+            train_start = burnt
     if not train_start < train_end <= test_end - timedelta(days=delay_days):
         raise ValueError(
             f"impossible split: train [{train_start:%Y-%m-%d}, {train_end:%Y-%m-%d}), "
@@ -253,19 +263,26 @@ def train_calibrated(
     resampling: str = "none",
     calibration_share: float = 0.2,
     seed: int = 0,
+    delay_days: int = 7,
 ) -> tuple[FraudModel, pl.DataFrame]:
-    """Fit on the earlier part of the window and calibrate on its most recent days.
+    """Fit a model and calibrate it on held-out days whose labels have had time to mature.
 
-    Returns the model and the calibration rows with their calibrated ``score`` (used to
-    pick thresholds without touching the test window).
+    The calibration days end ``delay_days`` before the cutoff: the freshest days have too
+    few of their frauds reported yet, and calibrating on them would teach the model that
+    fraud is rarer than it is. Every other training day is used for fitting. Returns the
+    model and the calibration rows with their calibrated ``score`` (used to pick the
+    decision thresholds without touching the test window).
     """
     times = train["timestamp"]
-    start, end = times.min(), times.max()
+    start = times.min()
     assert isinstance(start, datetime)
-    assert isinstance(end, datetime)
-    split_at = end - (end - start) * calibration_share
-    fit_rows = train.filter(pl.col("timestamp") < split_at)
-    calib_rows = train.filter(pl.col("timestamp") >= split_at)
+    calib_end = cutoff - timedelta(days=delay_days)
+    if calib_end <= start:
+        calib_end = cutoff
+    calib_start = calib_end - (calib_end - start) * calibration_share
+    in_calibration = (pl.col("timestamp") >= calib_start) & (pl.col("timestamp") < calib_end)
+    fit_rows = train.filter(~in_calibration)
+    calib_rows = train.filter(in_calibration)
     x_fit, y_fit = feature_matrix(fit_rows, names), labels_known_at(fit_rows, cutoff)
     estimator = fit_estimator(algorithm, x_fit, y_fit, params, resampling, seed)
     model = FraudModel(algorithm=algorithm, estimator=estimator, feature_names=names)

@@ -113,6 +113,10 @@ def _write_validated(
         manifest = store.record_partitions(clean_uri, infos, storage_options)
         report["dataset_hash"] = manifest["dataset_hash"]
     store.write_json(store.join_uri(out_uri, "report.json"), report, storage_options)
+    days = sorted(results)
+    # report.json is the latest run; reports/ keeps one per validated interval
+    name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
+    store.write_json(store.join_uri(out_uri, "reports", f"{name}.json"), report, storage_options)
     if rejected:
         worst = max(results[d].bad_fraction for d in rejected)
         raise BatchRejectedError(

@@ -31,6 +31,8 @@ from fraudops.models.train import (
 logger = logging.getLogger(__name__)
 
 Event = Callable[[str, dict[str, Any]], None]
+REFERENCE_FILE = "reference.parquet"
+REFERENCE_ROWS = 10_000
 
 
 @dataclass
@@ -53,6 +55,12 @@ class TrainingOptions:
     register: bool = True
     promote: bool = True  # run the gate after registering
     reason: str = "manual"
+    # None: judge the test window with its final labels (a backtest on settled history);
+    # a time: only with the labels reported by then (a live retrain judged today)
+    label_cutoff: datetime | None = None
+    # the MLflow pyfunc flavour (for generic tools such as `mlflow models serve`); the
+    # registry and the API load the checksummed bundle either way
+    log_pyfunc: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(ALGORITHMS)
@@ -69,13 +77,14 @@ class FeatureData:
     dataset_hash: str
     spec_hash: str
     source_uri: str
+    burn_in_days: int = 0
 
 
 def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) -> FeatureData:
     """Features for training from either a feature table or raw/validated transactions."""
     from fraudops.data import store
     from fraudops.features.offline import build_offline_features
-    from fraudops.features.spec import feature_names, spec_hash
+    from fraudops.features.spec import feature_names, max_retention, spec_hash
     from fraudops.pipelines.data import resolve_transactions_uri
 
     if store.exists(store.join_uri(data_uri, "feature_list.json"), storage_options):
@@ -96,6 +105,7 @@ def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) 
         dataset_hash=str(manifest.get("dataset_hash") or "unknown"),
         spec_hash=spec_hash(),
         source_uri=data_uri,
+        burn_in_days=max_retention().days,
     )
 
 
@@ -114,9 +124,17 @@ class CandidateResult:
         return float(np.nanmean(self.cv_scores)) if self.cv_scores else float("nan")
 
 
-def _test_arrays(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+def _test_arrays(
+    frame: pl.DataFrame, label_cutoff: datetime | None = None
+) -> dict[str, np.ndarray]:
+    from fraudops.models.train import labels_known_at
+
+    if label_cutoff is None:
+        y = frame["is_fraud"].fill_null(0).to_numpy().astype(np.int64)
+    else:
+        y = labels_known_at(frame, label_cutoff)
     return {
-        "y": frame["is_fraud"].fill_null(0).to_numpy().astype(np.int64),
+        "y": y,
         "amount": frame["amount"].to_numpy(),
         "day": frame["timestamp"].dt.date().cast(pl.String).to_numpy(),
         "card": frame["card_id"].to_numpy(),
@@ -142,6 +160,7 @@ def train_candidates(
         options.delay_days,
         options.test_end,
         options.test_days,
+        burn_in_days=data.burn_in_days,
     )
     train = rows_between(data.frame, split.train_start, split.train_end)
     test = rows_between(data.frame, split.test_start, split.test_end)
@@ -183,7 +202,7 @@ def train_candidates(
             cv[target] = [best]
         emit("tuned", {"algorithm": target, "params": params, "cv_average_precision": best})
     test_x = feature_matrix(test, data.names)
-    arrays = _test_arrays(test)
+    arrays = _test_arrays(test, options.label_cutoff)
     results = []
     for algorithm in options.models:
         params = tuned.get(algorithm, {})
@@ -196,6 +215,7 @@ def train_candidates(
             options.calibration,
             options.resampling,
             seed=options.seed,
+            delay_days=options.delay_days,
         )
         chosen = optimal_thresholds(
             calibration_rows["known_label"].to_numpy(),
@@ -276,6 +296,7 @@ def log_candidate(
     rows: dict[str, int],
     test: pl.DataFrame,
     log_pyfunc: bool,
+    reference: pl.DataFrame | None = None,
 ) -> tuple[str, str]:
     """Log one candidate as a nested MLflow run; returns (run_id, bundle digest)."""
     import mlflow
@@ -300,6 +321,16 @@ def log_candidate(
                 "cost_model": options.cost.as_dict(),
             }
         )
+        if reference is not None:
+            # the drift monitor compares live traffic with this sample of training traffic
+            (folder / "bundle").mkdir(parents=True, exist_ok=True)
+            scored = reference.select("timestamp", *data.names).with_columns(
+                pl.Series(
+                    "fraud_probability",
+                    result.model.predict_proba(feature_matrix(reference, data.names)),
+                )
+            )
+            scored.write_parquet(folder / "bundle" / REFERENCE_FILE)
         digest = save_bundle(result.model, folder / "bundle")
         mlflow.log_params(
             {
@@ -325,7 +356,7 @@ def log_candidate(
         for i, value in enumerate(result.cv_scores):
             if np.isfinite(value):
                 mlflow.log_metric("cv_average_precision", value, step=i)
-        arrays = _test_arrays(test)
+        arrays = _test_arrays(test, options.label_cutoff)
         evaluation_plots(
             folder / "plots",
             arrays["y"],
@@ -377,12 +408,13 @@ def gate(
     k: int,
     ap_margin: float,
     challenger_model: Any | None = None,
+    label_cutoff: datetime | None = None,
 ) -> GateDecision:
     """Promote ``challenger`` to champion only if it beats the champion on ``window``."""
     champion_version = registry.version_by_alias(CHAMPION)
     champion = registry.load(champion_version) if champion_version is not None else None
     model = challenger_model or registry.load(challenger)
-    arrays = _test_arrays(window)
+    arrays = _test_arrays(window, label_cutoff)
     promoted, reason, new, old = compare_on_window(
         model,
         champion,
@@ -433,9 +465,19 @@ def run_training(
     with mlflow.start_run(run_name=f"train-{options.reason}") as parent:
         mlflow.set_tags({"trigger": options.reason, "dataset_hash": data.dataset_hash})
         run_ids = {}
+        # out-of-sample traffic: on its own training rows a model scores lower than on
+        # anything new, and that difference would read as score drift on day one
+        reference = test.sample(min(REFERENCE_ROWS, test.height), seed=options.seed)
         for result in results:
             run_id, digest = log_candidate(
-                result, data, split, options, rows, test, log_pyfunc=result is best
+                result,
+                data,
+                split,
+                options,
+                rows,
+                test,
+                options.log_pyfunc and result is best,
+                reference,
             )
             run_ids[result.algorithm] = (run_id, digest)
         mlflow.log_dict(summary["models"], "comparison.json")

@@ -1,0 +1,73 @@
+"""``fraudops features``: build the offline feature table, list the features."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+features_app = typer.Typer(
+    help="Point-in-time fraud features: one definition, offline table and online store.",
+    no_args_is_help=True,
+)
+
+
+@features_app.command("build")
+def features_build(
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Transactions: the output of 'data generate', or of 'data validate'/'ingest'.",
+        ),
+    ],
+    out: Annotated[str, typer.Option(help="Feature table root (path or s3://), by date.")],
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Label feed (transaction_id, is_fraud, reported_at) as parquet/CSV file or "
+            "dataset; default: the transactions' own labels and label_available_at."
+        ),
+    ] = None,
+) -> None:
+    """Compute every feature of every transaction as of its own time and store them."""
+    # imported here: fraudops.cli imports this module to register the sub-command
+    from fraudops.cli import console, progress_bar, settings, user_errors
+    from fraudops.pipelines.features import build_features
+
+    s = settings()
+    with user_errors(), progress_bar() as bar:
+        task = bar.add_task("building features", total=None, detail="")
+
+        def on_day(day: str, rows: int) -> None:
+            bar.update(task, advance=1, detail=f"wrote {day} · {rows:,} rows")
+
+        summary = build_features(input, out, s.storage_options(), labels, on_day=on_day)
+    table = Table(title="Features")
+    for column in ("transactions", "features", "days", "spec hash", "seconds", "written to"):
+        table.add_column(column)
+    table.add_row(
+        f"{summary['rows']:,}",
+        str(summary["features"]),
+        str(summary["partitions"]),
+        summary["spec_hash"],
+        f"{summary['seconds']:.1f}",
+        out,
+    )
+    console.print(table)
+    console.print(f"feature list: {out}/feature_list.json  labels: {summary['labels']}")
+
+
+@features_app.command("list")
+def features_list() -> None:
+    """Print every feature of the spec, in model input order."""
+    from fraudops.cli import console
+    from fraudops.features.spec import describe_features, spec_hash
+
+    table = Table(title=f"Features (spec {spec_hash()})")
+    for column in ("#", "name", "description"):
+        table.add_column(column)
+    for position, feature in enumerate(describe_features(), start=1):
+        table.add_row(str(position), feature["name"], feature["description"])
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Monitoring: data and score drift, matured-label performance, Prometheus metrics."""

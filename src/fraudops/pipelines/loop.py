@@ -1,0 +1,369 @@
+"""The embedded closed loop behind ``fraudops demo``.
+
+Day by day: new transactions arrive, are validated and stored, scored through the same
+``ScoringService`` the API uses (online features, champion, decisions), chargebacks
+arrive with their delay and feed the online risk features and the label log, monitoring
+judges the day; when its verdict asks for it, the loop retrains on the most recent
+labelled window, registers a challenger and promotes it only through the gate — then
+hot-swaps the served model exactly as the API's reload does.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fraudops.config import Settings
+from fraudops.data import store
+from fraudops.data.generate import SimulationConfig, World, generate_day
+from fraudops.models.evaluate import average_precision
+from fraudops.pipelines.data import generate_to_store, validate_dataset
+from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
+from fraudops.pipelines.training import TrainingOptions, run_training
+
+logger = logging.getLogger(__name__)
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class LoopConfig:
+    days: int = 60
+    drift_day: int | None = 40
+    warmup_days: int = 30
+    seed: int = 42
+    customers: int = 3_000
+    fraud_rate: float = 0.006
+    drift_kinds: tuple[str, ...] = ("new_pattern", "channel_mix")
+    initial_models: tuple[str, ...] = ("lr", "rf", "xgb", "lgbm")
+    retrain_models: tuple[str, ...] = ("lgbm",)
+    retrain_cooldown_days: int = 3
+    retrain_history_days: int = 28
+    delay_days: int = 3
+    test_days: int = 4
+    label_maturity_days: int = 7
+    k: int = 50
+    # simulated before day 0 so that 30-day feature windows are full from day 0 on
+    burn_in_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.warmup_days < 21:
+            raise ValueError(
+                "warmup_days must be at least 21 (training needs a window, a gap and a test)"
+            )
+        if self.days <= self.warmup_days:
+            raise ValueError(
+                f"days ({self.days}) must be larger than warmup_days ({self.warmup_days})"
+            )
+        if self.drift_day is not None and not self.warmup_days <= self.drift_day < self.days:
+            raise ValueError(
+                f"drift_day must fall in the live part [{self.warmup_days}, {self.days})"
+            )
+
+
+@dataclass
+class DayResult:
+    day: int
+    date: str
+    transactions: int
+    frauds: int
+    frauds_caught: int
+    labels_received: int
+    drift_share: float | None
+    score_psi: float | None
+    live_ap: float | None
+    retrain_verdict: bool
+    reasons: list[str]
+    champion_version: int | None
+    retrained: bool = False
+    promoted_version: int | None = None
+    gate_reason: str | None = None
+
+
+@dataclass
+class LoopResult:
+    days: list[DayResult] = field(default_factory=list)
+    initial_training: dict[str, Any] = field(default_factory=dict)
+    retrainings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _midnight(day: Any) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _interleave(
+    transactions: pl.DataFrame, labels: pl.DataFrame
+) -> list[tuple[str, list[dict[str, Any]] | dict[str, Any]]]:
+    """Transactions in chunks between label events, all in time order, so a label counts
+    for the transactions after it (as it would in production)."""
+    steps: list[tuple[str, Any]] = []
+    rows = transactions.to_dicts()
+    times = transactions["timestamp"].to_list()
+    label_rows = labels.sort("reported_at").to_dicts()
+    i = 0
+    for label in label_rows:
+        j = i
+        while j < len(rows) and times[j] < label["reported_at"]:
+            j += 1
+        if j > i:
+            steps.append(("score", rows[i:j]))
+        steps.append(("label", label))
+        i = j
+    if i < len(rows):
+        steps.append(("score", rows[i:]))
+    return steps
+
+
+def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
+    """Run the whole simulation; ``settings.home`` is the loop's (fresh) workspace."""
+    from fraudops.features.online import OnlineFeatureEngine, open_online_store
+    from fraudops.monitoring.metrics import ServiceMetrics
+    from fraudops.serving.logs import AppendLog
+    from fraudops.serving.model_loader import ModelHolder
+    from fraudops.serving.service import ScoringService
+
+    emit = emit or (lambda _k, _p: None)
+    burn = config.burn_in_days
+    sim = SimulationConfig(
+        customers=config.customers,
+        days=burn + config.days,
+        start=date(2026, 1, 1) - timedelta(days=burn),
+        seed=config.seed,
+        fraud_rate=config.fraud_rate,
+        drift_day=None if config.drift_day is None else burn + config.drift_day,
+        drift_kinds=config.drift_kinds,
+    )
+    options = settings.storage_options()
+    raw, validated = settings.dataset_uri("raw"), settings.dataset_uri("validated")
+    clean = store.join_uri(validated, "clean")
+    result = LoopResult()
+
+    # 1. history: the warm-up days, validated and stored
+    generate_to_store(sim, raw, options, range(burn + config.warmup_days))
+    validate_dataset(raw, validated, settings.max_bad_fraction, options)
+    emit("history", {"days": config.warmup_days, "burn_in_days": burn})
+
+    # 2. the first champion, from all four algorithms
+    first_live = _midnight(sim.day_of(burn + config.warmup_days))
+    summary = run_training(
+        settings,
+        validated,
+        TrainingOptions(
+            models=config.initial_models,
+            delay_days=7,
+            test_days=7,
+            test_end=first_live,
+            k=config.k,
+            reason="initial",
+        ),
+        emit=lambda kind, payload: emit(f"train:{kind}", payload),
+    )
+    result.initial_training = summary
+    emit("trained", summary)
+
+    # 3. the service, exactly as the API assembles it, warmed with the history
+    metrics = ServiceMetrics()
+    holder = ModelHolder(settings, metrics)
+    if not holder.reload():
+        raise RuntimeError(f"no champion after initial training: {holder.status.last_error}")
+    engine = OnlineFeatureEngine(open_online_store("memory://"))
+    history = store.read_dataset(clean, storage_options=options)
+    engine.backfill(history.filter(pl.col("timestamp") >= first_live - timedelta(days=35)))
+    prediction_log = AppendLog(settings.dataset_uri("predictions"), storage_options=options)
+    label_log = AppendLog(settings.dataset_uri("label_feed"), storage_options=options)
+    service = ScoringService(holder, engine, prediction_log, label_log, metrics)
+    pending_labels = history.filter(pl.col("label_available_at") >= first_live).select(
+        "transaction_id", "is_fraud", pl.col("label_available_at").alias("reported_at")
+    )
+
+    world = World(sim)
+    last_retrain = -(10**9)
+    for index in range(burn + config.warmup_days, burn + config.days):
+        day = sim.day_of(index)
+        end = _midnight(day) + timedelta(days=1)
+        frame = generate_day(world, index)
+        store.write_partition(raw, day, frame, options)
+        validate_dataset(raw, validated, settings.max_bad_fraction, options, day, day)
+        arrived = store.read_dataset(clean, day, day, options).sort("timestamp", "transaction_id")
+        new_labels = arrived.filter(pl.col("label_available_at").is_not_null()).select(
+            "transaction_id", "is_fraud", pl.col("label_available_at").alias("reported_at")
+        )
+        pending_labels = pl.concat([pending_labels, new_labels])
+        today_labels = pending_labels.filter(pl.col("reported_at") < end)
+        pending_labels = pending_labels.filter(pl.col("reported_at") >= end)
+        decisions: dict[str, str] = {}
+        for kind, item in _interleave(arrived, today_labels):
+            if kind == "score":
+                assert isinstance(item, list)
+                for prediction in service.score(item):
+                    decisions[prediction["transaction_id"]] = prediction["decision"]
+            else:
+                assert isinstance(item, dict)
+                service.add_label(
+                    item["transaction_id"], int(item["is_fraud"]), item["reported_at"]
+                )
+        prediction_log.flush()
+        label_log.flush()
+        frauds = arrived.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
+        caught = sum(decisions.get(t) in ("review", "decline") for t in frauds)
+
+        serving = holder.current
+        assert serving is not None
+        may_retrain = index - last_retrain >= config.retrain_cooldown_days
+        record: MonitoringRecord = run_monitoring(
+            settings,
+            end,
+            timedelta(days=1),
+            performance_days=7,
+            # the full Evidently report only on days the loop can act on
+            report="auto" if may_retrain else "never",
+            k=config.k,
+            model=serving.model,
+            model_version=serving.version,
+            source="predictions",
+        )
+        outcome = DayResult(
+            day=index - burn,
+            date=day.isoformat(),
+            transactions=arrived.height,
+            frauds=len(frauds),
+            frauds_caught=caught,
+            labels_received=today_labels.height,
+            drift_share=record.drift_share,
+            score_psi=record.score_psi,
+            live_ap=record.live_average_precision,
+            retrain_verdict=record.verdict.retrain,
+            reasons=record.verdict.reasons,
+            champion_version=serving.version,
+        )
+        if record.verdict.retrain and may_retrain:
+            last_retrain = index
+            retrain = run_training(
+                settings,
+                validated,
+                TrainingOptions(
+                    models=config.retrain_models,
+                    train_start=end - timedelta(days=config.retrain_history_days),
+                    delay_days=config.delay_days,
+                    test_days=config.test_days,
+                    test_end=end,
+                    k=config.k,
+                    reason="; ".join(record.verdict.reasons)[:250],
+                    label_cutoff=end,
+                    log_pyfunc=False,
+                ),
+            )
+            promotion = retrain.get("promotion") or {}
+            outcome.retrained = True
+            outcome.gate_reason = promotion.get("reason")
+            if promotion.get("promoted"):
+                holder.reload()  # the API's hot swap, same code
+                outcome.promoted_version = retrain["registered_version"]
+            result.retrainings.append({"day": index - burn, **retrain})
+        result.days.append(outcome)
+        emit("day", outcome.__dict__)
+    prediction_log.close()
+    label_log.close()
+    return result
+
+
+def served_ap(
+    settings: Settings, start: datetime, end: datetime, truth: pl.DataFrame
+) -> float | None:
+    """AP of what was actually served in ``[start, end)``, judged with final labels."""
+    predictions = store.read_chunks(settings.dataset_uri("predictions"), start.date(), end.date())
+    if predictions.height == 0:
+        return None
+    window = predictions.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+    joined = window.join(truth, on="transaction_id", how="left")
+    y = joined["is_fraud"].fill_null(0).to_numpy()
+    value = average_precision(y, joined["fraud_probability"].to_numpy())
+    return None if not np.isfinite(value) else round(value, 4)
+
+
+def summarise(settings: Settings, config: LoopConfig, result: LoopResult) -> dict[str, Any]:
+    """The demo's contract: detection day, retraining, promotion and live AP per phase."""
+    days = result.days
+    drift = config.drift_day
+    false_alarms = sum(d.retrain_verdict for d in days if drift is None or d.day < drift)
+    detected = next(
+        (d.day for d in days if drift is not None and d.day >= drift and d.retrain_verdict), None
+    )
+    promotions = [d for d in days if d.promoted_version is not None]
+    after_drift_promotion = next(
+        (d for d in promotions if drift is not None and d.day >= drift), None
+    )
+    truth = store.read_dataset(store.join_uri(settings.dataset_uri("validated"), "clean")).select(
+        "transaction_id", "is_fraud"
+    )
+    sim_start = _midnight(datetime.fromisoformat(days[0].date)) - timedelta(days=config.warmup_days)
+
+    def at(index: int) -> datetime:
+        return sim_start + timedelta(days=index)
+
+    live_start, end = at(config.warmup_days), at(config.days)
+    served = store.read_chunks(settings.dataset_uri("predictions")).join(
+        truth, on="transaction_id", how="left"
+    )
+    per_day = {}
+    for (day,), part in served.group_by(pl.col("timestamp").dt.date().cast(pl.String)):
+        value = average_precision(
+            part["is_fraud"].fill_null(0).to_numpy(), part["fraud_probability"].to_numpy()
+        )
+        per_day[day] = None if not np.isfinite(value) else round(value, 4)
+    timeline = [{**d.__dict__, "served_ap": per_day.get(d.date)} for d in days]
+    drift_at = at(drift) if drift is not None else end
+    retrain_at = at(after_drift_promotion.day + 1) if after_drift_promotion else None
+    return {
+        "days": config.days,
+        "warmup_days": config.warmup_days,
+        "drift_day": drift,
+        "drift_kinds": list(config.drift_kinds),
+        "drift_detected_day": detected,
+        "detection_delay_days": None if detected is None or drift is None else detected - drift,
+        "false_alarms_before_drift": false_alarms,
+        "retrain_triggered": any(d.retrained for d in days),
+        "retrainings": [
+            {
+                "day": r["day"],
+                "version": r.get("registered_version"),
+                "promotion": r.get("promotion"),
+            }
+            for r in result.retrainings
+        ],
+        "promoted_version": after_drift_promotion.promoted_version
+        if after_drift_promotion
+        else None,
+        "promoted_day": after_drift_promotion.day if after_drift_promotion else None,
+        "initial_champion": result.initial_training.get("registered_version"),
+        "initial_comparison": result.initial_training.get("models"),
+        "live_ap_before_drift": served_ap(settings, live_start, drift_at, truth),
+        "live_ap_after_drift": served_ap(settings, drift_at, retrain_at or end, truth),
+        "live_ap_after_retrain": served_ap(settings, retrain_at, end, truth)
+        if retrain_at
+        else None,
+        "live_ap_note": "AP of the served scores, judged with the simulator's final labels",
+        "transactions_scored": sum(d.transactions for d in days),
+        "frauds": sum(d.frauds for d in days),
+        "frauds_caught": sum(d.frauds_caught for d in days),
+        "drift_threshold": settings.drift_share_threshold,
+        "timeline": timeline,
+    }
+
+
+def reset_workspace(home: Path) -> None:
+    """The demo owns its folder: data and registry from an earlier demo are removed."""
+    for name in ("data", "mlflow", "reports"):
+        target = home / name
+        if target.exists():
+            shutil.rmtree(target)
+    for name in ("demo-summary.json", "report.html"):
+        (home / name).unlink(missing_ok=True)

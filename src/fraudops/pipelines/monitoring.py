@@ -1,0 +1,310 @@
+"""Monitoring pipeline: one window of predictions -> drift, PSI, decision rates, matured-label
+performance -> a stored record with a verdict (retrain or not, and why).
+
+Called by ``fraudops monitor``, the embedded closed loop and the monitoring DAG.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, Field
+
+from fraudops.config import Settings
+from fraudops.data import store
+from fraudops.models.bundle import FraudModel
+from fraudops.monitoring.drift import drift_table, evidently_report, population_stability_index
+from fraudops.monitoring.performance import matured_performance
+
+logger = logging.getLogger(__name__)
+
+# calendar features follow the clock, not the world: a Saturday is not drift
+CLOCK_KINDS = frozenset({"hour", "is_night", "is_weekend"})
+MIN_FRAUDS_FOR_PERFORMANCE = 5
+
+
+class Verdict(BaseModel):
+    retrain: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+class MonitoringRecord(BaseModel):
+    """One monitoring run: small, typed, stored as JSON and exported as gauges."""
+
+    window_start: datetime
+    window_end: datetime
+    as_of: datetime
+    model_version: int | None
+    rows: int
+    drift_share: float | None
+    drifted_features: list[str]
+    feature_drift: dict[str, float]
+    score_psi: float | None
+    decision_rates: dict[str, float]
+    reference_decision_rates: dict[str, float]
+    performance_window: list[datetime] | None = None
+    performance: dict[str, float] | None = None
+    champion_test_average_precision: float | None = None
+    verdict: Verdict
+    report_html: str | None = None
+
+    @property
+    def live_average_precision(self) -> float | None:
+        if (
+            not self.performance
+            or self.performance.get("known_frauds", 0) < MIN_FRAUDS_FOR_PERFORMANCE
+        ):
+            return None
+        value = self.performance.get("average_precision")
+        return None if value is None or not np.isfinite(value) else float(value)
+
+
+def drift_features() -> list[str]:
+    from fraudops.features.spec import FEATURES
+
+    return [f.name for f in FEATURES if f.kind not in CLOCK_KINDS]
+
+
+def _rates(probability: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:
+    if probability.size == 0:
+        return {"review": 0.0, "decline": 0.0}
+    decline = probability >= thresholds["decline"]
+    review = (probability >= thresholds["review"]) & ~decline
+    return {"review": float(review.mean()), "decline": float(decline.mean())}
+
+
+def assess_window(
+    predictions: pl.DataFrame,
+    reference: pl.DataFrame,
+    model: FraudModel,
+    window: tuple[datetime, datetime],
+    as_of: datetime,
+    settings: Settings,
+    matured: pl.DataFrame | None = None,
+    labels: pl.DataFrame | None = None,
+    performance_window: tuple[datetime, datetime] | None = None,
+    k: int = 100,
+    model_version: int | None = None,
+    features: Sequence[str] | None = None,
+) -> MonitoringRecord:
+    """Everything the monitor decides, as a pure function of frames and settings."""
+    features = list(features or drift_features())
+    thresholds = model.thresholds
+    drifts = drift_table(reference, predictions, features) if predictions.height else []
+    drift_share = float(np.mean([d.drifted for d in drifts])) if drifts else None
+    score = predictions["fraud_probability"].to_numpy() if predictions.height else np.array([])
+    psi = (
+        population_stability_index(reference["fraud_probability"].to_numpy(), score)
+        if score.size
+        else None
+    )
+    performance = None
+    if matured is not None and labels is not None and matured.height:
+        performance = matured_performance(matured, labels, as_of, k, thresholds)
+    test_ap = model.metadata.get("test_metrics", {}).get("average_precision")
+    record = MonitoringRecord(
+        window_start=window[0],
+        window_end=window[1],
+        as_of=as_of,
+        model_version=model_version,
+        rows=predictions.height,
+        drift_share=drift_share,
+        drifted_features=[d.feature for d in drifts if d.drifted],
+        feature_drift={d.feature: round(d.statistic, 6) for d in drifts},
+        score_psi=psi,
+        decision_rates=_rates(score, thresholds),
+        reference_decision_rates=_rates(reference["fraud_probability"].to_numpy(), thresholds),
+        performance_window=list(performance_window) if performance_window else None,
+        performance=performance,
+        champion_test_average_precision=test_ap,
+        verdict=Verdict(retrain=False),
+    )
+    reasons = []
+    if drift_share is not None and drift_share > settings.drift_share_threshold:
+        shown = ", ".join(record.drifted_features[:5])
+        more = "…" if len(record.drifted_features) > 5 else ""
+        reasons.append(
+            f"drift share {drift_share:.2f} > {settings.drift_share_threshold:g} ({shown}{more})"
+        )
+    if psi is not None and psi > settings.psi_threshold:
+        reasons.append(f"score PSI {psi:.3f} > {settings.psi_threshold:g}")
+    live_ap = record.live_average_precision
+    if live_ap is not None and live_ap < settings.live_ap_floor:
+        reasons.append(f"live average precision {live_ap:.3f} < floor {settings.live_ap_floor:g}")
+    record.verdict = Verdict(retrain=bool(reasons), reasons=reasons)
+    return record
+
+
+def record_uri(settings: Settings, window_end: datetime) -> str:
+    name = window_end.strftime("%Y-%m-%dT%H%M%SZ")
+    return store.join_uri(settings.resolved_data_uri, "monitoring", "records", f"{name}.json")
+
+
+def read_records(settings: Settings) -> list[MonitoringRecord]:
+    import fsspec
+
+    root = store.join_uri(settings.resolved_data_uri, "monitoring", "records")
+    fs, path = fsspec.core.url_to_fs(root, **settings.storage_options())
+    if not fs.exists(path):
+        return []
+    records = []
+    for item in sorted(fs.glob(f"{path}/*.json")):
+        with fs.open(item, "rb") as handle:
+            records.append(MonitoringRecord.model_validate_json(handle.read()))
+    return records
+
+
+def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    if frame.height == 0:
+        return frame
+    return frame.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+
+
+def score_stored_window(
+    settings: Settings, model: FraudModel, start: datetime, end: datetime, history_days: int = 35
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Score stored transactions of ``[start, end)`` through the offline features, for
+    monitoring incoming data when no prediction log exists (batch deployments, the DAGs).
+    Returns prediction-log-shaped rows and the label feed known in the store."""
+    from fraudops.features.offline import build_offline_features
+    from fraudops.pipelines.data import resolve_transactions_uri
+    from fraudops.schema import label_feed_from_transactions
+
+    options = settings.storage_options()
+    uri = settings.dataset_uri("validated")
+    if not store.exists(store.join_uri(uri, "clean", store.MANIFEST_NAME), options):
+        uri = settings.dataset_uri("raw")
+    uri = resolve_transactions_uri(uri, options)
+    history = store.read_dataset(
+        uri, (start - timedelta(days=history_days)).date(), end.date(), options
+    )
+    if history.height == 0:
+        return pl.DataFrame(), pl.DataFrame()
+    features = _window_rows(build_offline_features(history), start, end)
+    x = features.select(model.feature_names).cast(pl.Float64).to_numpy()
+    predictions = features.select(
+        "transaction_id", "timestamp", "card_id", "amount", *model.feature_names
+    ).with_columns(pl.Series("fraud_probability", model.predict_proba(x)))
+    return predictions, label_feed_from_transactions(history)
+
+
+def run_monitoring(
+    settings: Settings,
+    as_of: datetime,
+    window: timedelta = timedelta(days=1),
+    performance_days: int = 7,
+    report: str = "auto",
+    k: int = 100,
+    model: FraudModel | None = None,
+    model_version: int | None = None,
+    log_to_mlflow: bool = True,
+    source: str = "auto",
+) -> MonitoringRecord:
+    """Monitor the window ending at ``as_of`` and store the record (idempotent per window).
+
+    ``report``: "auto" writes the Evidently HTML report when the verdict asks for
+    retraining, "always" every time, "never" not at all. ``source``: "predictions" (the
+    API's prediction log), "data" (stored transactions scored offline) or "auto" (the
+    prediction log when it covers the window, else the stored data).
+    """
+    from fraudops.models.registry import CHAMPION, Registry, RegistryError
+
+    options = settings.storage_options()
+    if model is None:
+        registry = Registry(
+            settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
+        )
+        model_version = registry.version_by_alias(CHAMPION)
+        if model_version is None:
+            raise RegistryError("no champion model to monitor; run `fraudops train` first")
+        model = registry.load(model_version)
+    if model.reference is None:
+        raise ValueError("the champion has no reference sample; retrain it with this version")
+    start = as_of - window
+    maturity = timedelta(days=settings.label_maturity_days)
+    perf_end = as_of - maturity
+    perf_start = perf_end - timedelta(days=performance_days)
+    data = settings.resolved_data_uri
+    predictions = store.read_chunks(
+        store.join_uri(data, "predictions"), perf_start.date(), as_of.date(), options
+    )
+    if predictions.height:
+        predictions = predictions.unique("transaction_id", keep="last", maintain_order=True)
+    labels = store.read_chunks(store.join_uri(data, "label_feed"), None, as_of.date(), options)
+    if source == "data" or (
+        source == "auto" and _window_rows(predictions, start, as_of).height == 0
+    ):
+        predictions, stored_labels = score_stored_window(settings, model, perf_start, as_of)
+        labels = (
+            pl.concat([labels, stored_labels], how="diagonal_relaxed")
+            if labels.height
+            else stored_labels
+        )
+    current = _window_rows(predictions, start, as_of)
+    matured = _window_rows(predictions, perf_start, perf_end)
+    record = assess_window(
+        current,
+        model.reference,
+        model,
+        (start, as_of),
+        as_of,
+        settings,
+        matured=matured,
+        labels=labels.select("transaction_id", "is_fraud", "reported_at")
+        if labels.height
+        else None,
+        performance_window=(perf_start, perf_end),
+        k=k,
+        model_version=model_version,
+    )
+    uri = record_uri(settings, as_of)
+    if report == "always" or (report == "auto" and record.verdict.retrain and current.height):
+        html = uri.removesuffix(".json") + ".html"
+        local = (
+            Path(html) if "://" not in html else Path(settings.home) / "reports" / Path(html).name
+        )
+        summary = evidently_report(model.reference, current, drift_features(), local)
+        record.report_html = str(local)
+        logger.info("Evidently report: %s (drift share %s)", local, summary.get("drift_share"))
+    store.write_json(uri, record.model_dump(mode="json"), options)
+    if log_to_mlflow:
+        log_record(settings, record)
+    return record
+
+
+def log_record(settings: Settings, record: MonitoringRecord) -> None:
+    """Every monitoring decision is visible in MLflow (one run per window)."""
+    import mlflow
+
+    from fraudops.pipelines.training import configure_mlflow
+
+    configure_mlflow(settings)
+    metrics: dict[str, Any] = {
+        "drift_share": record.drift_share,
+        "score_psi": record.score_psi,
+        "review_rate": record.decision_rates.get("review"),
+        "decline_rate": record.decision_rates.get("decline"),
+        "live_average_precision": record.live_average_precision,
+        "retrain": float(record.verdict.retrain),
+        "rows": float(record.rows),
+    }
+    with mlflow.start_run(run_name=f"monitor-{record.window_end:%Y-%m-%d}"):
+        mlflow.set_tags(
+            {
+                "kind": "monitoring",
+                "model_version": str(record.model_version),
+                "verdict": "; ".join(record.verdict.reasons) or "ok",
+            }
+        )
+        mlflow.log_metrics(
+            {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+        )
+        mlflow.log_dict(record.model_dump(mode="json"), "monitoring_record.json")
+        if record.report_html and Path(record.report_html).exists():
+            mlflow.log_artifact(record.report_html, "evidently")

@@ -1,0 +1,1 @@
+"""Real-time and batch scoring: a FastAPI service over ``ScoringService``."""

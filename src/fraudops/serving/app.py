@@ -1,0 +1,232 @@
+"""Assembly of the API: state, middleware, routers and lifecycle. No logic lives here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+
+from fraudops import __version__
+from fraudops.config import Settings
+from fraudops.data.store import join_uri
+from fraudops.features.online import OnlineFeatureEngine, open_online_store
+from fraudops.features.spec import feature_names
+from fraudops.monitoring.metrics import ServiceMetrics
+from fraudops.serving.logs import AppendLog
+from fraudops.serving.model_loader import ModelHolder
+from fraudops.serving.routes import admin, health, labels, model, predict
+from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
+from fraudops.serving.service import ScoringService
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PREDICTION_LOG_SCHEMA: dict[str, pl.DataType] | None = None  # inferred; features vary by spec
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: ServiceMetrics
+    holder: ModelHolder
+    engine: OnlineFeatureEngine | None = None
+    service: ScoringService | None = None
+    prediction_log: AppendLog | None = None
+    label_log: AppendLog | None = None
+    draining: bool = False
+
+
+class MetricsAndLimits:
+    """Pure ASGI middleware: request metrics and the body-size limit (413 before reading)."""
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        limit = self.state.settings.max_body_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = JSONResponse(
+                    {"detail": f"request body is larger than {limit} bytes"}, status_code=413
+                )
+                await response(scope, receive, send)
+                self._observe(scope, 413, started)
+                return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._observe(scope, status["code"], started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        metrics = self.state.metrics
+        metrics.requests.labels(endpoint, scope.get("method", ""), str(status)).inc()
+        metrics.request_latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        # bodies are validated from raw bytes, so their models are added to the docs here
+        _, definitions = models_json_schema(
+            [(m, "validation") for m in (TransactionIn, BatchIn, LabelIn)],
+            ref_template="#/components/schemas/{model}",
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            definitions.get("$defs", {})
+        )
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def build_state(settings: Settings, holder: ModelHolder | None = None) -> AppState:
+    metrics = ServiceMetrics()
+    holder = holder or ModelHolder(settings, metrics, expected_features=feature_names())
+    holder.metrics = metrics
+    return AppState(settings=settings, metrics=metrics, holder=holder)
+
+
+def warm_online_store(
+    engine: OnlineFeatureEngine, settings: Settings, source: str, days: int
+) -> int:
+    """Replay the last ``days`` of stored transactions so no card starts as "new"."""
+    from datetime import timedelta
+
+    from fraudops.data import store
+    from fraudops.pipelines.data import resolve_transactions_uri
+
+    options = settings.storage_options()
+    uri = resolve_transactions_uri(source, options)
+    partitions = store.list_partitions(uri, options)
+    if not partitions:
+        raise FileNotFoundError(f"no transactions to warm from under {source}")
+    from datetime import date
+
+    end = date.fromisoformat(partitions[-1])
+    history = store.read_dataset(uri, end - timedelta(days=days), end, options)
+    return engine.backfill(history)
+
+
+def start_state(
+    state: AppState,
+    poll_registry: bool = True,
+    warm_from: str | None = None,
+    warm_days: int = 35,
+) -> None:
+    """Open the online store and logs, start the model poller (idempotent)."""
+    settings = state.settings
+    if state.engine is None:
+        state.engine = OnlineFeatureEngine(open_online_store(settings.online_store_uri))
+        if warm_from:
+            warmed = warm_online_store(state.engine, settings, warm_from, warm_days)
+            logger.info("online store warmed with %d transactions", warmed)
+    data = settings.resolved_data_uri
+    options = settings.storage_options()
+    if state.prediction_log is None:
+        state.prediction_log = AppendLog(
+            join_uri(data, "predictions"), settings.prediction_log_flush_seconds, options
+        )
+        state.prediction_log.start()
+    if state.label_log is None:
+        state.label_log = AppendLog(
+            join_uri(data, "label_feed"), settings.prediction_log_flush_seconds, options
+        )
+        state.label_log.start()
+    state.service = ScoringService(
+        state.holder, state.engine, state.prediction_log, state.label_log, state.metrics
+    )
+    if poll_registry:
+        state.holder.start_polling()
+
+
+def stop_state(state: AppState) -> None:
+    state.draining = True
+    state.holder.stop()
+    for log in (state.prediction_log, state.label_log):
+        if log is not None:
+            log.close()
+    if state.metrics:
+        state.metrics.model_loaded.set(0)
+
+
+def create_app(
+    settings: Settings,
+    holder: ModelHolder | None = None,
+    poll_registry: bool = True,
+    warm_from: str | None = None,
+    warm_days: int = 35,
+) -> FastAPI:
+    state = build_state(settings, holder)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        start_state(state, poll_registry, warm_from, warm_days)
+        try:
+            yield
+        finally:
+            stop_state(state)
+
+    app = FastAPI(
+        title="fraudops scoring API",
+        version=__version__,
+        description=(
+            "Real-time and batch fraud scoring with online features, calibrated "
+            "probabilities, decisions and reason codes. `/v1/*` needs `X-API-Key`; "
+            "`/admin/*` needs the admin key."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.fraudops = state
+    for router in (health.router, predict.router, labels.router, model.router, admin.router):
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", [])), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(MetricsAndLimits, state=state)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,177 @@
+"""The served model: loaded and checked beside the current one, then swapped atomically.
+
+A failed load (registry unreachable, checksum mismatch, smoke prediction failing) keeps
+the last good model serving and is visible in logs, metrics and ``GET /v1/model``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from fraudops.config import Settings
+from fraudops.models.bundle import FraudModel
+from fraudops.monitoring.metrics import ServiceMetrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: FraudModel
+    name: str
+    version: int | None
+    alias: str
+    loaded_at: str
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.model.thresholds
+
+
+@dataclass
+class LoadStatus:
+    last_attempt: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def smoke_test(model: FraudModel) -> None:
+    """A new model must score a neutral row and explain it before it may serve."""
+    row = np.zeros((1, len(model.feature_names)))
+    probability, contributions = model.score_and_explain(row)
+    if not (probability.shape == (1,) and np.isfinite(probability).all()):
+        raise ValueError("smoke prediction is not a finite probability")
+    if contributions.shape != (1, len(model.feature_names)):
+        raise ValueError("smoke explanation has the wrong shape")
+
+
+class ModelHolder:
+    """Holds the serving model; ``current`` is swapped as one reference assignment."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: ServiceMetrics | None = None,
+        alias: str = "champion",
+        expected_features: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.alias = alias
+        self.expected_features = expected_features
+        self.current: LoadedModel | None = None
+        self.status = LoadStatus()
+        self._lock = threading.Lock()  # one load at a time; reads never wait
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _registry(self) -> Any:
+        from fraudops.models.registry import Registry
+
+        return Registry(
+            self.settings.resolved_tracking_uri,
+            self.settings.resolved_registry_uri,
+            self.settings.model_name,
+        )
+
+    def install(self, model: FraudModel, version: int | None, alias: str | None = None) -> None:
+        """Check and serve ``model`` (used by reloads, the embedded loop and tests)."""
+        smoke_test(model)
+        if self.expected_features is not None and model.feature_names != self.expected_features:
+            raise ValueError(
+                "model feature order differs from the online feature spec; "
+                "retrain with the current spec"
+            )
+        loaded = LoadedModel(
+            model=model,
+            name=self.settings.model_name,
+            version=version,
+            alias=alias or self.alias,
+            loaded_at=datetime.now(UTC).isoformat(),
+        )
+        previous = self.current
+        self.current = loaded  # atomic swap: in-flight requests keep their reference
+        if self.metrics:
+            if previous is not None:
+                self.metrics.model_info.remove(previous.name, str(previous.version), previous.alias)
+            self.metrics.model_info.labels(loaded.name, str(version), loaded.alias).set(1)
+            self.metrics.model_loaded.set(1)
+
+    def reload(self, force: bool = False) -> bool:
+        """Load the alias's version if it changed; returns True when a new model serves."""
+        with self._lock:
+            self.status.last_attempt = datetime.now(UTC).isoformat()
+            try:
+                registry = self._registry()
+                version = registry.version_by_alias(self.alias)
+                if version is None:
+                    raise LookupError(
+                        f"registered model {self.settings.model_name!r} has no "
+                        f"{self.alias!r} alias yet"
+                    )
+                if not force and self.current is not None and self.current.version == version:
+                    return False
+                model = registry.load(version)
+                self.install(model, version)
+            except Exception as exc:
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                self.status.consecutive_failures += 1
+                self.status.history = [
+                    *self.status.history[-9:],
+                    {"at": self.status.last_attempt, "error": self.status.last_error},
+                ]
+                logger.warning("model reload failed, keeping the current model: %s", exc)
+                if self.metrics:
+                    self.metrics.reload_failures.inc()
+                    self.metrics.model_reloads.labels("failure").inc()
+                return False
+            self.status.last_success = self.status.last_attempt
+            self.status.last_error = None
+            self.status.consecutive_failures = 0
+            logger.info("serving %s version %s", self.settings.model_name, version)
+            if self.metrics:
+                self.metrics.model_reloads.labels("success").inc()
+            return True
+
+    def start_polling(self) -> None:
+        """Background thread: retry with backoff until a model loads, then poll."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            backoff = 1.0
+            while not self._stop.is_set():
+                self.reload()
+                if self.current is None:
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = 1.0
+                interval = self.settings.reload_interval_seconds
+                if interval <= 0:
+                    return
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def wait_for_model(holder: ModelHolder, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while holder.current is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return holder.current is not None

@@ -1,0 +1,28 @@
+"""``POST /admin/reload``: load the champion now instead of at the next poll."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from fraudops.serving.deps import AdminKey
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
+
+
+@router.post("/reload", summary="Reload the champion alias now (the old model serves meanwhile)")
+async def reload(request: Request) -> dict[str, Any]:
+    holder = request.app.state.fraudops.holder
+    # loading touches the registry and disk: keep it off the event loop
+    changed = await asyncio.to_thread(holder.reload)
+    if holder.status.last_error and not changed:
+        current = holder.current
+        raise HTTPException(
+            502,
+            f"reload failed, still serving version "
+            f"{current.version if current else None}: {holder.status.last_error}",
+        )
+    current = holder.current
+    return {"reloaded": changed, "version": current.version if current else None}

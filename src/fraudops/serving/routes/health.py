@@ -1,0 +1,62 @@
+"""Liveness, readiness, metrics and the service index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fraudops import __version__
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/", summary="Service name, version and links")
+async def index() -> dict[str, Any]:
+    return {
+        "service": "fraudops",
+        "version": __version__,
+        "links": {
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "predict": "/v1/predict",
+            "batch": "/v1/predict/batch",
+            "labels": "/v1/labels",
+            "model": "/v1/model",
+            "ready": "/health/ready",
+            "metrics": "/metrics",
+        },
+    }
+
+
+@router.get("/health/live", summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@router.get(
+    "/health/ready",
+    summary="Ready when a model is loaded, the online store answers and no shutdown is on",
+    responses={503: {"description": "Not ready (the body says why)"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state.fraudops
+    problems = []
+    if state.draining:
+        problems.append("shutting down")
+    if state.holder.current is None:
+        problems.append("no model loaded")
+    if state.engine is None or not state.engine.ready():
+        problems.append("online store unreachable")
+    if problems:
+        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+    loaded = state.holder.current
+    return JSONResponse({"status": "ready", "model_version": loaded.version})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.fraudops.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,135 @@
+"""Request and response models of the API, named by direction (``…In`` / ``…Out``).
+
+``TransactionIn`` mirrors ``fraudops.schema.TRANSACTION_FIELDS`` (a test keeps them in
+step); unknown fields are refused so a misspelt field never silently becomes a default.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from fraudops.schema import MAX_AMOUNT
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+Channel = Literal["pos", "contactless", "ecom", "atm"]
+EntryMode = Literal["chip", "magstripe", "contactless", "keyed", "ecom", "unknown"]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+EXAMPLE_TRANSACTION: dict[str, Any] = {
+    "transaction_id": "tx-20260301-00000042",
+    "timestamp": "2026-03-01T12:34:56Z",
+    "card_id": "card-0000042",
+    "customer_id": "cust-0000042",
+    "merchant_id": "merch-000107",
+    "terminal_id": "term-000107-0",
+    "mcc": "5411",
+    "amount": 42.5,
+    "currency": "EUR",
+    "channel": "pos",
+    "entry_mode": "chip",
+    "country": "FR",
+    "customer_lat": 48.85,
+    "customer_lon": 2.35,
+    "merchant_lat": 48.86,
+    "merchant_lon": 2.34,
+    "device_id": None,
+}
+
+
+class TransactionIn(BaseModel):
+    """One card authorisation to score (the canonical schema, without labels)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_TRANSACTION]})
+
+    transaction_id: Id
+    timestamp: datetime = Field(description="ISO 8601; without an offset it is taken as UTC.")
+    card_id: Id
+    customer_id: Id | None = Field(None, description="Defaults to card_id.")
+    merchant_id: Id
+    terminal_id: Id | None = Field(None, description="Defaults to merchant_id.")
+    mcc: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] = "0000"
+    amount: float = Field(gt=0, le=MAX_AMOUNT, description="Transaction amount, > 0.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
+    channel: Channel = "pos"
+    entry_mode: EntryMode = "unknown"
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ZZ"
+    customer_lat: float | None = Field(None, ge=-90, le=90)
+    customer_lon: float | None = Field(None, ge=-180, le=180)
+    merchant_lat: float | None = Field(None, ge=-90, le=90)
+    merchant_lon: float | None = Field(None, ge=-180, le=180)
+    device_id: Id | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc_and_plausible(cls, value: datetime) -> datetime:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if not EARLIEST <= value < LATEST:
+            raise ValueError("timestamp must be between 2000-01-01 and 2100-01-01")
+        return value
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transactions: list[TransactionIn] = Field(min_length=1)
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    value: float
+    contribution: float
+    text: str
+
+
+class ModelRefOut(BaseModel):
+    name: str
+    version: int | None
+    alias: str
+
+
+class PredictionOut(BaseModel):
+    transaction_id: str
+    fraud_probability: float
+    score: int = Field(ge=0, le=999)
+    decision: Literal["approve", "review", "decline"]
+    reasons: list[ReasonOut]
+    model: ModelRefOut
+    latency_ms: float
+
+
+class BatchOut(BaseModel):
+    predictions: list[PredictionOut]
+    latency_ms: float
+
+
+class LabelIn(BaseModel):
+    """Feedback on a scored transaction: a chargeback, a confirmed fraud or a confirmed
+    genuine transaction, with the time it became known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transaction_id: Id
+    label: Literal["fraud", "chargeback", "genuine"]
+    reported_at: datetime
+
+    @field_validator("reported_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @property
+    def is_fraud(self) -> int:
+        return 0 if self.label == "genuine" else 1
+
+
+class LabelOut(BaseModel):
+    transaction_id: str
+    accepted: bool
+    known_transaction: bool
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, object]]
