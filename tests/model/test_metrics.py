@@ -84,3 +84,15 @@ def test_single_class_windows_give_nan_not_errors() -> None:
     metrics = evaluate_scores(y, np.linspace(0, 1, 5), np.ones(5), np.ones(5), np.arange(5), k=2)
     assert np.isnan(metrics["roc_auc"])
     assert np.isnan(metrics["average_precision"])
+
+
+def test_thresholds_are_found_between_tied_scores() -> None:
+    # calibrated scores are steps: thousands of ties; the cut must land between steps
+    rng = np.random.default_rng(0)
+    n = 30_000
+    y = (rng.random(n) < 0.007).astype(int)
+    score = np.round(np.clip(y * 0.3 + rng.random(n) * 0.2, 0, 1), 1)
+    amount = rng.lognormal(4, 1, n)
+    chosen = optimal_thresholds(y, score, amount, CostModel())
+    assert chosen.savings > 0.9 * chosen.baseline_loss
+    assert 0.2 < chosen.decline <= 0.3

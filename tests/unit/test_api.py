@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fraudops.config import Settings
+from fraudops.schema import TRANSACTION_COLUMNS
 from fraudops.serving.app import create_app
 from fraudops.serving.model_loader import ModelHolder
 from fraudops.serving.schemas import EXAMPLE_TRANSACTION, TransactionIn
-from fraudops.schema import TRANSACTION_COLUMNS
 
 KEY = {"X-API-Key": "dev-api-key"}
 ADMIN = {"X-API-Key": "dev-admin-key"}
@@ -46,7 +46,13 @@ def test_predict_returns_the_contract_fields(client: TestClient, trained_model: 
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {
-        "transaction_id", "fraud_probability", "score", "decision", "reasons", "model", "latency_ms"
+        "transaction_id",
+        "fraud_probability",
+        "score",
+        "decision",
+        "reasons",
+        "model",
+        "latency_ms",
     }
     assert body["model"] == {"name": "fraud-detector", "version": 7, "alias": "champion"}
     assert 0 <= body["fraud_probability"] <= 1
@@ -65,9 +71,17 @@ def test_decisions_follow_the_thresholds(client: TestClient) -> None:
         amount = 1.0 if i < 8 else 1500.0 + i
         body = client.post(
             "/v1/predict",
-            json=tx(transaction_id=f"burst-{i}", amount=amount, channel="ecom", entry_mode="ecom",
-                    device_id="new-device", country="NG", merchant_lat=None, merchant_lon=None,
-                    timestamp=f"2026-03-01T12:{i:02d}:00Z"),
+            json=tx(
+                transaction_id=f"burst-{i}",
+                amount=amount,
+                channel="ecom",
+                entry_mode="ecom",
+                device_id="new-device",
+                country="NG",
+                merchant_lat=None,
+                merchant_lon=None,
+                timestamp=f"2026-03-01T12:{i:02d}:00Z",
+            ),
             headers=KEY,
         ).json()
         p = body["fraud_probability"]
@@ -129,16 +143,30 @@ def test_auth_refusals(client: TestClient) -> None:
 def test_labels_feed_the_online_risk_features(client: TestClient) -> None:
     first = tx(transaction_id="risk-1", terminal_id="term-x", timestamp="2026-03-01T10:00:00Z")
     client.post("/v1/predict", json=first, headers=KEY)
-    label = {"transaction_id": "risk-1", "label": "chargeback", "reported_at": "2026-03-01T11:00:00Z"}
+    label = {
+        "transaction_id": "risk-1",
+        "label": "chargeback",
+        "reported_at": "2026-03-01T11:00:00Z",
+    }
     response = client.post("/v1/labels", json=label, headers=KEY)
     assert response.status_code == 200
-    assert response.json() == {"transaction_id": "risk-1", "accepted": True, "known_transaction": True}
+    assert response.json() == {
+        "transaction_id": "risk-1",
+        "accepted": True,
+        "known_transaction": True,
+    }
     engine = client.app.state.fraudops.engine  # type: ignore[attr-defined]
     from fraudops.features.spec import feature_names
 
     names = feature_names()
-    later = engine.process(tx(transaction_id="risk-2", terminal_id="term-x",
-                              card_id="other", timestamp="2026-03-01T12:00:00Z"))
+    later = engine.process(
+        tx(
+            transaction_id="risk-2",
+            terminal_id="term-x",
+            card_id="other",
+            timestamp="2026-03-01T12:00:00Z",
+        )
+    )
     fraud_features = [n for n in names if "terminal" in n and "fraud" in n]
     assert fraud_features
     assert max(later[names.index(n)] for n in fraud_features) > 0
@@ -165,13 +193,17 @@ def test_model_endpoint_and_metrics(client: TestClient) -> None:
     assert set(info["thresholds"]) == {"review", "decline"}
     assert len(info["features"]) > 20
     metrics = client.get("/metrics").text
-    assert 'fraudops_http_requests_total{endpoint="/v1/predict",method="POST",status="200"}' in metrics
+    assert (
+        'fraudops_http_requests_total{endpoint="/v1/predict",method="POST",status="200"}' in metrics
+    )
     assert 'fraudops_model_info{alias="champion",name="fraud-detector",version="7"} 1.0' in metrics
     assert "fraudops_predictions_total" in metrics
     assert "fraudops_online_store_duration_seconds_bucket" in metrics
 
 
-def test_swapping_models_under_load_drops_no_request(client: TestClient, trained_model: Any) -> None:
+def test_swapping_models_under_load_drops_no_request(
+    client: TestClient, trained_model: Any
+) -> None:
     holder = client.app.state.fraudops.holder  # type: ignore[attr-defined]
     failures: list[int] = []
     stop = threading.Event()

@@ -631,7 +631,13 @@ class RedisOnlineStore(OnlineStore):
                 keys.append(fraud_key)
                 fraud_keys.append(fraud_key)
             if layout.entries:
-                members.append(_SEP.join([record.tx_id, t, *map(_encode, values)]))
+                member = _SEP.join([record.tx_id, t, *map(_encode, values)])
+                if member.count(_SEP) != len(values) + 1 or _RS in member:
+                    raise ValueError(
+                        f"transaction {record.tx_id!r}: ids and categories must not contain "
+                        "the control characters \\x1e or \\x1f"
+                    )
+                members.append(member)
             else:
                 members.append(record.tx_id)
         keys += [f"{self._ns}idx:{record.tx_id}", f"{self._ns}pending:{record.tx_id}"]
@@ -644,10 +650,12 @@ class RedisOnlineStore(OnlineStore):
             ts: list[int] = []
             columns: list[list[Any]] = [[] for _ in kinds]
             if entries:
-                fields = list(zip(*[m.split(_SEP) for m in entries.split(_RS)], strict=True))
-                ts = list(map(int, fields[1]))
+                # one flat split, then every field of a column by slicing (C speed)
+                flat = entries.replace(_RS, _SEP).split(_SEP)
+                width = 2 + len(kinds)
+                ts = list(map(int, flat[1::width]))
                 columns = [
-                    _decode_column(kind, raw) for kind, raw in zip(kinds, fields[2:], strict=True)
+                    _decode_column(kind, flat[2 + i :: width]) for i, kind in enumerate(kinds)
                 ]
             fraud_pairs: list[tuple[int, int]] = []
             if frauds:
@@ -784,12 +792,12 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
-def _decode_column(kind: str, raw: Sequence[str]) -> list[Any]:
+def _decode_column(kind: str, raw: list[str]) -> list[Any]:
     if kind == "flag":
         return [x == "1" for x in raw]
-    if kind == "float":
-        return [None if x == _NULL else float(x) for x in raw]
-    return [None if x == _NULL else x for x in raw]
+    if _NULL in raw:
+        return [None if x == _NULL else (float(x) if kind == "float" else x) for x in raw]
+    return list(map(float, raw)) if kind == "float" else raw
 
 
 def open_online_store(uri: str) -> OnlineStore:

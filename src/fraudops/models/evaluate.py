@@ -150,9 +150,16 @@ def optimal_thresholds(
     s, fraud, amt = score[order], (y[order] == 1), amount[order]
     fraud_amount = np.concatenate([[0.0], np.cumsum(np.where(fraud, amt, 0.0))])
     genuine = np.concatenate([[0], np.cumsum(~fraud)])
-    # cut i = the first i transactions are flagged; only cut where the score changes
-    cuts = np.unique(np.linspace(0, s.size, min(n_candidates, s.size + 1)).astype(int))
-    cuts = cuts[(cuts == s.size) | (cuts == 0) | (np.r_[s, -np.inf][cuts] < np.r_[np.inf, s][cuts])]
+    # cut i = the first i transactions are flagged; a cut inside a run of equal scores is
+    # impossible (a threshold cannot split ties), so candidates are the score boundaries
+    boundaries = np.flatnonzero(s[1:] < s[:-1]) + 1
+    cuts = np.concatenate([[0], boundaries, [s.size]])
+    if cuts.size > n_candidates:
+        # keep the resolution where it matters: every boundary among the top scores,
+        # then evenly spaced ones
+        head = cuts[: n_candidates // 2]
+        tail = cuts[np.linspace(n_candidates // 2, cuts.size - 1, n_candidates // 2).astype(int)]
+        cuts = np.unique(np.concatenate([head, tail]))
     decline_part = fraud_amount[cuts] - cost.false_decline_cost * genuine[cuts]
     best = (-np.inf, 0, 0)
     for a, i in enumerate(cuts):  # i declined; j - i reviewed

@@ -110,12 +110,15 @@ def prequential_folds(
     Each fold fits on ``[train_start, fit_end)`` and validates on the ``valid_days`` that
     follow a gap of ``delay_days``; the last fold's validation ends at ``train_end``.
     """
+    span_days = (split.train_end - split.train_start).days
+    # short histories get shorter folds rather than none
+    valid_days = max(3, min(valid_days, (span_days - split.delay_days) // (n_folds + 1)))
     folds = []
     for i in range(n_folds):
         valid_end = split.train_end - timedelta(days=i * valid_days)
         valid_start = valid_end - timedelta(days=valid_days)
         fit_end = valid_start - timedelta(days=split.delay_days)
-        if fit_end - split.train_start >= timedelta(days=max(valid_days, 3)):
+        if fit_end - split.train_start >= timedelta(days=valid_days):
             folds.append((fit_end, valid_start, valid_end))
     return sorted(folds)
 
@@ -123,19 +126,19 @@ def prequential_folds(
 def default_params(algorithm: str) -> dict[str, Any]:
     return {
         "lr": {"C": 0.5},
-        "rf": {"n_estimators": 120, "max_depth": 12, "min_samples_leaf": 5, "max_samples": 0.5},
+        "rf": {"n_estimators": 100, "max_depth": 12, "min_samples_leaf": 5, "max_samples": 0.3},
         "xgb": {
-            "n_estimators": 300,
+            "n_estimators": 200,
             "max_depth": 6,
-            "learning_rate": 0.08,
+            "learning_rate": 0.1,
             "subsample": 0.8,
             "colsample_bytree": 0.8,
             "min_child_weight": 1.0,
         },
         "lgbm": {
-            "n_estimators": 300,
+            "n_estimators": 200,
             "num_leaves": 31,
-            "learning_rate": 0.05,
+            "learning_rate": 0.08,
             "min_child_samples": 20,
             "subsample": 0.8,
             "colsample_bytree": 0.8,

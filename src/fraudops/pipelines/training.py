@@ -118,10 +118,18 @@ class CandidateResult:
     test_metrics: dict[str, float]
     thresholds: dict[str, float]
     test_scores: np.ndarray
+    holdout_ap: float = float("nan")  # AP on the held-out calibration days
 
     @property
     def cv_mean(self) -> float:
         return float(np.nanmean(self.cv_scores)) if self.cv_scores else float("nan")
+
+    @property
+    def selection_score(self) -> float:
+        """Cross-validated AP, or the held-out calibration AP when folds were impossible;
+        never the test window."""
+        value = self.cv_mean
+        return value if np.isfinite(value) else self.holdout_ap
 
 
 def _test_arrays(
@@ -239,8 +247,16 @@ def train_candidates(
             float(np.nanmean(cv[algorithm])) if cv[algorithm] else float("nan")
         )
         model.metadata.update({"thresholds": thresholds, "params": params})
+        from fraudops.models.evaluate import average_precision
+
+        holdout = average_precision(
+            calibration_rows["known_label"].to_numpy(), calibration_rows["score"].to_numpy()
+        )
+        metrics["holdout_average_precision"] = holdout
         results.append(
-            CandidateResult(algorithm, model, params, cv[algorithm], metrics, thresholds, score)
+            CandidateResult(
+                algorithm, model, params, cv[algorithm], metrics, thresholds, score, holdout
+            )
         )
         emit("fitted", {"algorithm": algorithm, "metrics": metrics})
     return split, results, rows
@@ -248,7 +264,7 @@ def train_candidates(
 
 def pick_best(results: list[CandidateResult]) -> CandidateResult:
     """Model selection on the validation folds, never on the test window."""
-    return max(results, key=lambda r: np.nan_to_num(r.cv_mean, nan=-1.0))
+    return max(results, key=lambda r: np.nan_to_num(r.selection_score, nan=-1.0))
 
 
 def _feature_importance(result: CandidateResult, n: int) -> np.ndarray:

@@ -127,7 +127,7 @@ class ScoringService:
                 self.metrics.predictions.labels(d).inc()
                 self.metrics.scores.observe(float(p))
         if self.prediction_log is not None:
-            self.prediction_log.append(self._log_rows(transactions, results, x))
+            self.prediction_log.append(self._log_rows(transactions, results, x, probability))
         return results
 
     def _log_rows(
@@ -135,15 +135,18 @@ class ScoringService:
         transactions: Sequence[Mapping[str, Any]],
         results: list[dict[str, Any]],
         x: np.ndarray,
+        probability: np.ndarray,
     ) -> list[dict[str, Any]]:
         rows = []
-        for tx, result, values in zip(transactions, results, x, strict=True):
+        for tx, result, values, p in zip(transactions, results, x, probability, strict=True):
             row = {
                 "transaction_id": result["transaction_id"],
                 "timestamp": tx["timestamp"],
                 "card_id": tx["card_id"],
                 "amount": float(tx["amount"]),
-                "fraud_probability": result["fraud_probability"],
+                # full precision: calibrated scores are steps, and a rounded value can
+                # fall on the other side of a step edge when the monitor bins them
+                "fraud_probability": float(p),
                 "decision": result["decision"],
                 "model_version": result["model"]["version"],
             }
