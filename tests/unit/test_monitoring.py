@@ -118,3 +118,36 @@ def test_verdict_retrains_on_drift_and_says_why() -> None:
 def test_drift_table_skips_missing_columns() -> None:
     reference, current = _frame(0.0), _frame(0.0).drop("f2")
     assert [d.feature for d in drift_table(reference, current, ["f1", "f2"])] == ["f1"]
+
+
+def test_latest_record_becomes_prometheus_gauges(isolated_home: object) -> None:
+    from prometheus_client import generate_latest
+
+    from fraudops.data import store
+    from fraudops.monitoring.metrics import ServiceMetrics
+    from fraudops.pipelines.monitoring import export_gauges, latest_record, record_uri
+
+    settings = Settings()
+    metrics = ServiceMetrics()
+    assert "fraudops_live_average_precision NaN" in generate_latest(metrics.registry).decode()
+    assert latest_record(settings) is None
+    reference = _frame(0.0)
+    for day, shift in ((1, 0.0), (2, 1.0)):
+        record = assess_window(
+            _frame(shift),
+            reference,
+            _model(reference),
+            (T0, T0 + timedelta(days=day)),
+            T0,
+            settings,
+            features=["f1", "f2"],
+        )
+        store.write_json(
+            record_uri(settings, T0 + timedelta(days=day)), record.model_dump(mode="json")
+        )
+    latest = latest_record(settings)
+    assert latest is not None and latest.drift_share == 0.5
+    export_gauges(latest, metrics)
+    text = generate_latest(metrics.registry).decode()
+    assert "fraudops_drift_share 0.5" in text
+    assert "fraudops_monitoring_retrain_triggered 1.0" in text

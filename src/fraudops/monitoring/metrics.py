@@ -95,3 +95,6 @@ class ServiceMetrics:
             "1 when the latest monitoring verdict asked for retraining.",
             registry=r,
         )
+        # not measured yet is NaN, not 0 (an AP of 0 would fire the floor alert)
+        for gauge in (self.drift_share, self.score_psi, self.live_average_precision):
+            gauge.set(float("nan"))

@@ -160,6 +160,33 @@ def read_records(settings: Settings) -> list[MonitoringRecord]:
     return records
 
 
+def latest_record(settings: Settings) -> MonitoringRecord | None:
+    """The most recent monitoring record (records are named by window end)."""
+    import fsspec
+
+    root = store.join_uri(settings.resolved_data_uri, "monitoring", "records")
+    fs, path = fsspec.core.url_to_fs(root, **settings.storage_options())
+    if not fs.exists(path):
+        return None
+    names = sorted(fs.glob(f"{path}/*.json"))
+    if not names:
+        return None
+    with fs.open(names[-1], "rb") as handle:
+        return MonitoringRecord.model_validate_json(handle.read())
+
+
+def export_gauges(record: MonitoringRecord, metrics: Any) -> None:
+    """Monitoring results as Prometheus gauges (NaN until a value is measured)."""
+    nan = float("nan")
+    metrics.drift_share.set(nan if record.drift_share is None else record.drift_share)
+    metrics.score_psi.set(nan if record.score_psi is None else record.score_psi)
+    live = record.live_average_precision
+    metrics.live_average_precision.set(nan if live is None else live)
+    for decision, rate in record.decision_rates.items():
+        metrics.decision_rate.labels(decision).set(rate)
+    metrics.retrain_triggered.set(1.0 if record.verdict.retrain else 0.0)
+
+
 def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
     if frame.height == 0:
         return frame

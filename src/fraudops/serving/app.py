@@ -171,6 +171,29 @@ def start_state(
     )
     if poll_registry:
         state.holder.start_polling()
+        _start_gauge_refresh(state)
+
+
+def _start_gauge_refresh(state: AppState) -> None:
+    """Copy the latest monitoring record into the gauges now and then (the monitor runs
+    elsewhere: a CLI, the loop or the monitoring DAG)."""
+    import threading
+
+    from fraudops.pipelines.monitoring import export_gauges, latest_record
+
+    interval = max(state.settings.reload_interval_seconds, 15.0)
+
+    def loop() -> None:
+        while not state.draining:
+            try:
+                record = latest_record(state.settings)
+                if record is not None:
+                    export_gauges(record, state.metrics)
+            except Exception:
+                logger.warning("could not read the latest monitoring record", exc_info=True)
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="monitoring-gauges", daemon=True).start()
 
 
 def stop_state(state: AppState) -> None:
