@@ -85,7 +85,7 @@ def evidently_report(
     current: pl.DataFrame,
     features: list[str],
     path: Path,
-    sample: int = 5_000,
+    sample: int = 3_000,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Evidently's DataDriftPreset as HTML; samples keep it to seconds on large windows."""

@@ -45,7 +45,7 @@ class LoopConfig:
     drift_kinds: tuple[str, ...] = ("new_pattern", "channel_mix")
     initial_models: tuple[str, ...] = ("lr", "rf", "xgb", "lgbm")
     retrain_models: tuple[str, ...] = ("lgbm",)
-    retrain_cooldown_days: int = 3
+    retrain_cooldown_days: int = 4
     retrain_history_days: int = 28
     delay_days: int = 3
     test_days: int = 4
@@ -186,6 +186,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
 
     world = World(sim)
     last_retrain = -(10**9)
+    alarm_yesterday = False
     for index in range(burn + config.warmup_days, burn + config.days):
         day = sim.day_of(index)
         end = _midnight(day) + timedelta(days=1)
@@ -223,8 +224,8 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             end,
             timedelta(days=1),
             performance_days=7,
-            # the full Evidently report only on days the loop can act on
-            report="auto" if may_retrain else "never",
+            # the full Evidently report (seconds) when an alarm starts, not every day it lasts
+            report="auto" if not alarm_yesterday else "never",
             k=config.k,
             model=serving.model,
             model_version=serving.version,
@@ -268,6 +269,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
                 holder.reload()  # the API's hot swap, same code
                 outcome.promoted_version = retrain["registered_version"]
             result.retrainings.append({"day": index - burn, **retrain})
+        alarm_yesterday = record.verdict.retrain
         result.days.append(outcome)
         emit("day", outcome.__dict__)
     prediction_log.close()
