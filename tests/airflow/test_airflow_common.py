@@ -1,0 +1,150 @@
+"""The DAGs' shared helpers: configuration mapping, intervals, training plan, cooldown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from airflow_harness import DAGS
+
+pytestmark = pytest.mark.airflow
+
+if str(DAGS) not in sys.path:
+    sys.path.append(str(DAGS))
+
+import _fraudops_common as common  # noqa: E402
+
+
+def variables(**values: str) -> common.Lookup:
+    """A stand-in for Airflow Variables ``fraudops_<name>``."""
+    return values.get
+
+
+def test_option_prefers_variable_then_environment_then_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FRAUDOPS_RETRAIN_COOLDOWN_HOURS", raising=False)
+    assert common.option("retrain_cooldown_hours", variables()) == "24"
+    monkeypatch.setenv("FRAUDOPS_RETRAIN_COOLDOWN_HOURS", "6")
+    assert common.option("retrain_cooldown_hours", variables()) == "6"
+    assert common.option("retrain_cooldown_hours", variables(retrain_cooldown_hours="1")) == "1"
+    with pytest.raises(KeyError, match="unknown fraudops DAG option"):
+        common.option("no_such_option", variables())
+
+
+def test_variables_map_onto_settings_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRAUDOPS_PSI_THRESHOLD", "0.4")
+    monkeypatch.setenv("FRAUDOPS_DRIFT_SHARE_THRESHOLD", "0.3")
+    settings = common.task_settings(
+        variables(drift_share_threshold="0.35", api_url="http://api:8000", unrelated="x")
+    )
+    assert settings.drift_share_threshold == 0.35  # the Variable wins
+    assert settings.psi_threshold == 0.4  # the environment when no Variable is set
+    assert settings.api_url == "http://api:8000"
+    assert common.settings_overrides(variables(unrelated="x")) == {}
+
+
+def test_simulation_config_from_json() -> None:
+    raw = json.dumps(
+        {"customers": 200, "start": "2026-03-01", "seed": 3, "drift_kinds": "amount_shift"}
+    )
+    config = common.simulation_config(variables(simulation=raw))
+    assert (config.customers, config.start, config.seed) == (200, date(2026, 3, 1), 3)
+    assert config.drift_kinds == ("amount_shift",)
+    with pytest.raises(ValueError, match="fraudops_simulation"):
+        common.simulation_config(variables(simulation='{"customer": 10}'))
+
+
+def test_data_interval_days_and_utc() -> None:
+    day = pendulum.datetime(2026, 2, 14, tz="UTC")
+    start, end = common.data_interval(
+        {"data_interval_start": day, "data_interval_end": day.add(days=1)}
+    )
+    assert type(start) is datetime
+    assert start.tzinfo is UTC
+    assert common.interval_days(start, end) == [date(2026, 2, 14)]
+    assert common.interval_days(start, start + timedelta(days=2)) == [
+        date(2026, 2, 14),
+        date(2026, 2, 15),
+    ]
+    hour = datetime(2026, 2, 14, 23, tzinfo=UTC)
+    assert common.interval_days(hour, hour + timedelta(hours=1)) == [date(2026, 2, 14)]
+    paris = pendulum.datetime(2026, 2, 15, 1, tz="Europe/Paris")
+    assert common.as_utc(paris) == datetime(2026, 2, 15, 0, tzinfo=UTC)
+
+
+def test_data_interval_is_required() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="no data interval"):
+        common.data_interval({"data_interval_start": None, "data_interval_end": None})
+
+
+def test_training_plan_window_comes_from_conf_then_interval() -> None:
+    lookup = variables(training_models="lr, lgbm", training_history_days="28")
+    interval_end = datetime(2026, 2, 16, 6, tzinfo=UTC)
+    plan = common.training_plan({}, interval_end, None, lookup)
+    # scheduled: complete days only, never "now"
+    assert plan["window_end"] == "2026-02-16T00:00:00+00:00"
+    assert plan["train_start"] == "2026-01-19T00:00:00+00:00"
+    assert plan["models"] == ["lr", "lgbm"]
+    assert plan["reason"] == "scheduled"
+    triggered = common.training_plan(
+        {"reason": "drift share 0.44 > 0.2", "window_end": "2026-02-16T00:00:00+00:00"},
+        None,
+        datetime(2026, 11, 26, 17, 3, tzinfo=UTC),
+        lookup,
+    )
+    assert triggered["window_end"] == "2026-02-16T00:00:00+00:00"
+    assert triggered["reason"] == "drift share 0.44 > 0.2"
+    own = common.training_plan(
+        {"models": ["xgb"], "train_start": "2026-01-01", "window_end": None},
+        interval_end,
+        None,
+        lookup,
+    )
+    assert own["models"] == ["xgb"]
+    assert own["train_start"] == "2026-01-01T00:00:00+00:00"
+    # a manual run without logical date: its recorded run_after, so re-runs agree
+    manual = common.training_plan({}, None, datetime(2026, 3, 3, 9, tzinfo=UTC), lookup)
+    assert manual["window_end"] == "2026-03-03T00:00:00+00:00"
+    with pytest.raises(ValueError, match="no models"):
+        common.training_plan({}, interval_end, None, variables(training_models=" , "))
+
+
+def test_cooldown_ignores_the_window_itself() -> None:
+    as_of = datetime(2026, 2, 16, tzinfo=UTC)
+    assert not common.in_cooldown([], as_of, 24)
+    assert not common.in_cooldown([as_of], as_of, 24)  # a re-run of the triggering window
+    assert common.in_cooldown([as_of - timedelta(hours=5)], as_of, 24)
+    assert not common.in_cooldown([as_of - timedelta(hours=30)], as_of, 24)
+
+
+def test_trigger_markers_round_trip(tmp_path: Path) -> None:
+    from fraudops.config import Settings
+
+    settings = Settings(home=tmp_path)
+    assert common.previous_triggers(settings) == []
+    as_of = datetime(2026, 2, 16, 3, tzinfo=UTC)
+    common.record_trigger(settings, as_of, {"reason": "drift"})
+    assert common.previous_triggers(settings) == [as_of]
+
+
+def test_xcom_payloads_are_plain_json() -> None:
+    payload: dict[str, Any] = {
+        "when": datetime(2026, 2, 16, tzinfo=UTC),
+        "ap": float("nan"),
+        "split": (1, 2),
+    }
+    assert common.to_json(payload) == {
+        "when": "2026-02-16T00:00:00+00:00",
+        "ap": None,
+        "split": [1, 2],
+    }
