@@ -536,7 +536,12 @@ def run_training(
     return summary
 
 
-def promote_version(settings: Settings, version: int | None = None, k: int = 100) -> GateDecision:
+def promote_version(
+    settings: Settings,
+    version: int | None = None,
+    k: int = 100,
+    label_cutoff: datetime | None = None,
+) -> GateDecision:
     """``fraudops promote``: gate a version (default: the challenger) on its test window."""
     from datetime import datetime as dt
 
@@ -556,4 +561,12 @@ def promote_version(settings: Settings, version: int | None = None, k: int = 100
     window = rows_between(
         data.frame, dt.fromisoformat(tags["test_start"]), dt.fromisoformat(tags["test_end"])
     )
-    return gate(registry, version, window, data.names, k, settings.promotion_ap_margin)
+    return gate(
+        registry,
+        version,
+        window,
+        data.names,
+        k,
+        settings.promotion_ap_margin,
+        label_cutoff=label_cutoff,
+    )
