@@ -29,7 +29,7 @@ import threading
 from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress
@@ -878,18 +878,38 @@ def _context_value(f: FeatureDef) -> Callable[[TxRecord], float]:
     raise ValueError(f"unknown context kind {f.kind!r}")
 
 
-def _fraud_value(
-    kind: str, t: int, lo: int, hi: int, frauds: Iterable[tuple[int, int]], count: int
-) -> float:
-    """Frauds in the window (t-lo, t-hi] whose label was known at t (count or rate)."""
-    start, end = t - lo, t - hi
-    found = 0
-    for fts, known_at in frauds:
-        if start < fts <= end and known_at <= t:
-            found += 1
-    if kind == "fraud_count":
-        return float(found)
-    return found / count if count else 0.0
+def _fraud_block(e: int, items: list[tuple[int, str, int, int, int, int]]) -> _Block:
+    """Fraud counts and rates of one entity over several windows, in one pass.
+
+    ``items``: (output index, kind, lo, hi, count source, source index); a window is
+    (t-lo, t-hi] and a fraud counts when its label was known at t (``known_at <= t``).
+    The count comes from the window bounds (source 0) or from the store (source 1).
+    """
+    windows = [(lo, hi) for _, _, lo, hi, _, _ in items]
+
+    def frauds(r: TxRecord, v: list[EntityView], b: Bounds, out: list[float]) -> None:
+        t = r.ts
+        view = v[e]
+        found = [0] * len(windows)
+        if view.frauds:
+            edges = [(t - lo, t - hi) for lo, hi in windows]
+            for fts, known_at in view.frauds:
+                if known_at <= t:
+                    for w, (start, end) in enumerate(edges):
+                        if start < fts <= end:
+                            found[w] += 1
+        for w, (i, kind, _, _, source, index) in enumerate(items):
+            if kind == "fraud_count":
+                out[i] = float(found[w])
+                continue
+            if source:
+                count = view.counts[index]
+            else:
+                s, end = b[e][index]
+                count = end - s
+            out[i] = found[w] / count if count else 0.0
+
+    return frauds
 
 
 class OnlineFeatureEngine:
@@ -958,12 +978,23 @@ class OnlineFeatureEngine:
             blocks.append(_context_block(context))
         # sums, means, maxima and ratios over the same filtered window share one pass
         numeric: dict[tuple[int, int, int, bool, int], dict[str, int]] = {}
+        # every label feature of an entity shares one pass over its frauds
+        labelled: dict[int, list[tuple[int, str, int, int, int, int]]] = {}
         for i, f in enumerate(self.features):
             if not f.windowed:
                 continue
             assert f.entity is not None
+            assert f.window is not None
             e = self._position[f.entity]
             layout = self.layout.entities[e]
+            if f.kind in LABEL_KINDS:
+                lo, hi = _us(f.window + f.delay), _us(f.delay)
+                if layout.entries:  # the count comes from the window's bounds
+                    source, index = 0, self._slot(e, f)
+                else:  # the count comes from the store
+                    source, index = 1, layout.count_ranges.index((lo, hi))
+                labelled.setdefault(e, []).append((i, f.kind, lo, hi, source, index))
+                continue
             if not layout.entries:
                 blocks.append(self._counted(i, f, e, layout))
                 continue
@@ -975,6 +1006,7 @@ class OnlineFeatureEngine:
             else:
                 blocks.append(self._windowed(i, f, e, k, c, g))
         blocks += [_numeric_block(*key, targets) for key, targets in numeric.items()]
+        blocks += [_fraud_block(e, items) for e, items in labelled.items()]
         return blocks
 
     def _windowed(self, i: int, f: FeatureDef, e: int, k: int, c: int, g: int) -> _Block:
@@ -1028,34 +1060,18 @@ class OnlineFeatureEngine:
                 out[i] = min((r.ts - v[e].ts[end - 1]) / 1_000_000, cap) if end else cap
 
             return since
-        if kind in LABEL_KINDS:
-            lo, hi = self._slots[e][k]
-
-            def labelled(r: TxRecord, v: list[EntityView], b: Bounds, out: list[float]) -> None:
-                s, end = b[e][k]
-                out[i] = _fraud_value(kind, r.ts, lo, hi, v[e].frauds, end - s)
-
-            return labelled
         raise ValueError(f"unknown windowed kind {kind!r}")
 
     def _counted(self, i: int, f: FeatureDef, e: int, layout: EntityLayout) -> _Block:
-        """A feature of an entity whose store keeps only counts and frauds."""
+        """A count of an entity whose store keeps only counts and frauds."""
         assert f.window is not None
-        lo, hi = _us(f.window + f.delay), _us(f.delay)
-        r_index = layout.count_ranges.index((lo, hi))
-        inc, kind = f.include_current, f.kind
-        if kind == "count":
+        r_index = layout.count_ranges.index((_us(f.window + f.delay), _us(f.delay)))
+        inc = f.include_current
 
-            def count(r: TxRecord, v: list[EntityView], b: Bounds, out: list[float]) -> None:
-                out[i] = float(v[e].counts[r_index] + inc)
+        def count(r: TxRecord, v: list[EntityView], b: Bounds, out: list[float]) -> None:
+            out[i] = float(v[e].counts[r_index] + inc)
 
-            return count
-
-        def labelled(r: TxRecord, v: list[EntityView], b: Bounds, out: list[float]) -> None:
-            view = v[e]
-            out[i] = _fraud_value(kind, r.ts, lo, hi, view.frauds, view.counts[r_index])
-
-        return labelled
+        return count
 
     # -- hot path ----------------------------------------------------------------------
 

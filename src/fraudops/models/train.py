@@ -138,6 +138,7 @@ def default_params(algorithm: str) -> dict[str, Any]:
         "lgbm": {
             "n_estimators": 200,
             "num_leaves": 31,
+            "max_depth": 8,  # bounds the decision paths walked for reason codes
             "learning_rate": 0.08,
             "min_child_samples": 20,
             "subsample": 0.8,

@@ -20,6 +20,7 @@ def search_space(algorithm: str, trial: optuna.Trial) -> dict[str, Any]:
         return {
             "n_estimators": trial.suggest_int("n_estimators", 100, 600, step=50),
             "num_leaves": trial.suggest_int("num_leaves", 15, 127, log=True),
+            "max_depth": trial.suggest_int("max_depth", 4, 10),
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
             "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
