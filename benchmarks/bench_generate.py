@@ -39,7 +39,9 @@ def main() -> None:
         infos = []
         for index in range(config.days):
             frame = generate_day(world, index)
-            infos.append(write_partition(folder, config.day_of(index), frame, update_manifest=False))
+            infos.append(
+                write_partition(folder, config.day_of(index), frame, update_manifest=False)
+            )
         record_partitions(folder, infos)
         total_seconds = time.perf_counter() - started
     written = sum(info.rows for info in infos)

@@ -52,7 +52,7 @@ def wait_ready(url: str, timeout: float = 180) -> None:
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - fixed commands built here
+    return subprocess.Popen(
         ["taskset", "-c", "0", *cmd],
         env=env,
         stdout=log.open("wb"),
@@ -80,16 +80,29 @@ def rss_mb(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)  # noqa: S603,S607
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     pids = [int(p) for p in out.stdout.split()]
     return pids + [g for p in pids for g in children(p)]
 
 
 def wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(  # noqa: S603
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
     def ms(label: str) -> float:
@@ -101,8 +114,12 @@ def wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, fl
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": ms("50%"), "p99_ms": ms("99%"),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 LUA_PREDICT = """
@@ -153,41 +170,80 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="fraudops-bench-"))
-    env = {**os.environ, "FRAUDOPS_HOME": str(work / "home"), "FRAUDOPS_API_KEY": KEY,
-           "FRAUDOPS_RELOAD_INTERVAL_SECONDS": "0", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    env = {
+        **os.environ,
+        "FRAUDOPS_HOME": str(work / "home"),
+        "FRAUDOPS_API_KEY": KEY,
+        "FRAUDOPS_RELOAD_INTERVAL_SECONDS": "0",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
     fraudops = str(BIN / "fraudops")
     raw = str(work / "home" / "data" / "raw")
-    subprocess.run([fraudops, "data", "generate", "--customers", str(args.customers), "--days", "50",  # noqa: S603
-                    "--out", raw], env=env, check=True, capture_output=True)
-    subprocess.run([fraudops, "train", "--data", raw, "--models", "lgbm"], env=env, check=True,  # noqa: S603
-                   capture_output=True)
+    subprocess.run(
+        [
+            fraudops,
+            "data",
+            "generate",
+            "--customers",
+            str(args.customers),
+            "--days",
+            "50",
+            "--out",
+            raw,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [fraudops, "train", "--data", raw, "--models", "lgbm"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     results: dict[str, float] = {}
     try:
         # 1. fraudops API
         port = free_port()
-        api = start([fraudops, "serve", "--port", str(port), "--warm-from", raw], env, work / "api.log")
+        api = start(
+            [fraudops, "serve", "--port", str(port), "--warm-from", raw], env, work / "api.log"
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}/health/ready")
             script = work / "predict.lua"
             script.write_text(LUA_PREDICT.replace("KEY", KEY))
             wrk(f"http://127.0.0.1:{port}/v1/predict", script, 3, args.connections)  # warm-up
-            api_result = wrk(f"http://127.0.0.1:{port}/v1/predict", script, args.duration, args.connections)
+            api_result = wrk(
+                f"http://127.0.0.1:{port}/v1/predict", script, args.duration, args.connections
+            )
             results.update(api_result)
             results["rss_mb"] = round(rss_mb(api.pid), 1)
             # batch of 1,000: server-side time reported by the API
-            example = json.loads(httpx.get(f"http://127.0.0.1:{port}/openapi.json").text)[
-                "paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]
+            example = json.loads(httpx.get(f"http://127.0.0.1:{port}/openapi.json").text)["paths"][
+                "/v1/predict"
+            ]["post"]["requestBody"]["content"]["application/json"]["example"]
             batch_times = []
             with httpx.Client(timeout=30, headers={"X-API-Key": KEY}) as client:
                 for round_ in range(12):
-                    txs = [{**example, "transaction_id": f"batch-{round_}-{i}", "card_id": f"card-{i % 3000:07d}",
-                            "amount": 5.0 + i % 400} for i in range(1000)]
-                    body = client.post(f"http://127.0.0.1:{port}/v1/predict/batch", json={"transactions": txs}).json()
+                    txs = [
+                        {
+                            **example,
+                            "transaction_id": f"batch-{round_}-{i}",
+                            "card_id": f"card-{i % 3000:07d}",
+                            "amount": 5.0 + i % 400,
+                        }
+                        for i in range(1000)
+                    ]
+                    body = client.post(
+                        f"http://127.0.0.1:{port}/v1/predict/batch", json={"transactions": txs}
+                    ).json()
                     batch_times.append(body["latency_ms"])
             batch_times.sort()
             results["batch_1000_server_ms_p50"] = batch_times[len(batch_times) // 2]
             # the feature vector the API computed, for the feature-only servers below
-            model_info = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": KEY}).json()
+            model_info = httpx.get(
+                f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": KEY}
+            ).json()
             names = [f["name"] for f in model_info["features"]]
         finally:
             stop(api)
@@ -197,7 +253,9 @@ def main() -> None:
 
         settings = Settings(home=work / "home")
         configure_mlflow(settings)
-        registry = Registry(settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name)
+        registry = Registry(
+            settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
+        )
         version = registry.version_by_alias("champion")
         bundle_dir, _ = registry.download_bundle(version, work / "bundle")  # type: ignore[arg-type]
         import polars as pl
@@ -207,16 +265,34 @@ def main() -> None:
         # 2. mlflow models serve, same registered model
         port = free_port()
         mlflow_env = {**env, "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri}
-        served = start([str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{settings.model_name}@champion",
-                        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                       mlflow_env, work / "mlflow.log")
+        served = start(
+            [
+                str(BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                f"models:/{settings.model_name}@champion",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "1",
+            ],
+            mlflow_env,
+            work / "mlflow.log",
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}/ping")
             body = json.dumps({"dataframe_split": {"columns": names, "data": [list(vector)]}})
             script = work / "mlflow.lua"
             script.write_text(lua_static(body, {"Content-Type": "application/json"}))
             wrk(f"http://127.0.0.1:{port}/invocations", script, 3, args.connections)
-            mlflow_result = wrk(f"http://127.0.0.1:{port}/invocations", script, args.duration, args.connections)
+            mlflow_result = wrk(
+                f"http://127.0.0.1:{port}/invocations", script, args.duration, args.connections
+            )
             results["mlflow_rps"] = mlflow_result["rps"]
             results["mlflow_p99_ms"] = mlflow_result["p99_ms"]
         finally:
@@ -224,18 +300,39 @@ def main() -> None:
         # 3. the floor: a bare ASGI handler calling the same model
         port = free_port()
         (work / "bare_app.py").write_text(textwrap.dedent(BARE_APP.format(folder=str(bundle_dir))))
-        bare = start([str(BIN / "uvicorn"), "bare_app:app", "--port", str(port), "--no-access-log",
-                      "--app-dir", str(work), "--http", "httptools", "--loop", "uvloop"], env, work / "bare.log")
+        bare = start(
+            [
+                str(BIN / "uvicorn"),
+                "bare_app:app",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--app-dir",
+                str(work),
+                "--http",
+                "httptools",
+                "--loop",
+                "uvloop",
+            ],
+            env,
+            work / "bare.log",
+        )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 try:
-                    httpx.post(f"http://127.0.0.1:{port}/", json={"features": list(vector)}, timeout=2)
+                    httpx.post(
+                        f"http://127.0.0.1:{port}/", json={"features": list(vector)}, timeout=2
+                    )
                     break
                 except httpx.HTTPError:
                     time.sleep(0.5)
             script = work / "bare.lua"
-            script.write_text(lua_static(json.dumps({"features": list(vector)}), {"Content-Type": "application/json"}))
+            script.write_text(
+                lua_static(
+                    json.dumps({"features": list(vector)}), {"Content-Type": "application/json"}
+                )
+            )
             bare_result = wrk(f"http://127.0.0.1:{port}/", script, args.duration, args.connections)
             results["bare_asgi_rps"] = bare_result["rps"]
         finally:

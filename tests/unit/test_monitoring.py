@@ -146,7 +146,8 @@ def test_latest_record_becomes_prometheus_gauges(isolated_home: object) -> None:
             record_uri(settings, T0 + timedelta(days=day)), record.model_dump(mode="json")
         )
     latest = latest_record(settings)
-    assert latest is not None and latest.drift_share == 0.5
+    assert latest is not None
+    assert latest.drift_share == 0.5
     export_gauges(latest, metrics)
     text = generate_latest(metrics.registry).decode()
     assert "fraudops_drift_share 0.5" in text
