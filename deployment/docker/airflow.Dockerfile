@@ -28,7 +28,7 @@ WORKDIR /build
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['airflow']; open('requirements.txt', 'w').write('\n'.join(deps))" \
  && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt \
-      --requirement requirements.txt psycopg2-binary==2.9.11
+      --requirement requirements.txt psycopg2-binary==2.9.13
 
 COPY README.md ./
 COPY src ./src

@@ -4,7 +4,7 @@
 #   docker build -f deployment/docker/mlflow.Dockerfile -t fraudops-mlflow .   (from the repo root)
 #
 # Configuration comes from the environment (see deployment/docker-compose.yml):
-#   MLFLOW_BACKEND_STORE_URI       postgresql://user:password@postgres:5432/mlflow
+#   MLFLOW_BACKEND_STORE_URI       postgresql+psycopg2://user:password@postgres:5432/mlflow
 #   MLFLOW_ARTIFACTS_DESTINATION   s3://mlflow/
 #   MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   (MinIO)
 #   MLFLOW_SERVER_ALLOWED_HOSTS    Host headers accepted (DNS-rebinding protection)
@@ -25,7 +25,7 @@ WORKDIR /build
 COPY constraints.txt ./
 RUN /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt \
       mlflow==3.17.2 \
-      psycopg2-binary==2.9.11 \
+      psycopg2-binary==2.9.13 \
       boto3==1.43.117 \
  && /opt/venv/bin/pip check
 

@@ -388,7 +388,7 @@ def test_postgres_init_script_is_mounted(services: dict[str, Any]) -> None:
 
 def test_mlflow_uses_postgres_and_minio(services: dict[str, Any]) -> None:
     env = environment(services["mlflow"])
-    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://")
     assert env["MLFLOW_BACKEND_STORE_URI"].endswith("@postgres:5432/mlflow")
     assert env["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"

@@ -252,7 +252,7 @@ locals {
     "db-master-password"       = random_password.db_master.result
     "mlflow-db-password"       = random_password.mlflow_db.result
     "airflow-db-password"      = random_password.airflow_db.result
-    "mlflow-backend-store-uri" = "postgresql://mlflow:${random_password.mlflow_db.result}@${local.db_host}:5432/mlflow?sslmode=require"
+    "mlflow-backend-store-uri" = "postgresql+psycopg2://mlflow:${random_password.mlflow_db.result}@${local.db_host}:5432/mlflow?sslmode=require"
     "airflow-sql-alchemy-conn" = "postgresql+psycopg2://airflow:${random_password.airflow_db.result}@${local.db_host}:5432/airflow?sslmode=require"
     "airflow-fernet-key"       = "${random_id.airflow_fernet.b64_url}="
     "airflow-api-secret-key"   = random_password.airflow_api_secret.result

@@ -12,15 +12,24 @@ from fraudops.serving.deps import AdminKey
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
 
 
-@router.post("/reload", summary="Reload the champion alias now (the old model serves meanwhile)")
+@router.post(
+    "/reload",
+    summary="Reload the champion alias now (the old model serves meanwhile)",
+    responses={
+        401: {"description": "Missing admin key"},
+        403: {"description": "Wrong admin key"},
+        409: {"description": "Reload failed; the last good model keeps serving"},
+    },
+)
 async def reload(request: Request) -> dict[str, Any]:
     holder = request.app.state.fraudops.holder
     # loading touches the registry and disk: keep it off the event loop
     changed = await asyncio.to_thread(holder.reload)
     if holder.status.last_error and not changed:
         current = holder.current
+        # 409, not 5xx: the service is healthy and serving; the registry state is the problem
         raise HTTPException(
-            502,
+            409,
             f"reload failed, still serving version "
             f"{current.version if current else None}: {holder.status.last_error}",
         )
