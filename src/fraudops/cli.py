@@ -91,6 +91,13 @@ def main(
         console.print(f"fraudops {__version__}")
         raise typer.Exit()
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # results come as tables; library chatter (MLflow's database set-up, SQLAlchemy's
+    # deprecation notices) would bury them
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(max(logging.WARNING, logging.getLogger().level))
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 @data_app.command("generate")
