@@ -240,6 +240,7 @@ def main() -> None:
                     batch_times.append(body["latency_ms"])
             batch_times.sort()
             results["batch_1000_server_ms_p50"] = batch_times[len(batch_times) // 2]
+            print(json.dumps({"stage": "fraudops", **results}), flush=True)
             # the feature vector the API computed, for the feature-only servers below
             model_info = httpx.get(
                 f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": KEY}
@@ -295,6 +296,7 @@ def main() -> None:
             )
             results["mlflow_rps"] = mlflow_result["rps"]
             results["mlflow_p99_ms"] = mlflow_result["p99_ms"]
+            print(json.dumps({"stage": "mlflow", **mlflow_result}), flush=True)
         finally:
             stop(served)
         # 3. the floor: a bare ASGI handler calling the same model

@@ -99,7 +99,9 @@ class Registry:
         return model
 
     # -- writing ---------------------------------------------------------------------
-    def register(self, run_id: str, digest: str, tags: dict[str, str]) -> int:
+    def register(
+        self, run_id: str, digest: str, tags: dict[str, str], source: str | None = None
+    ) -> int:
         """Register the run's logged model as a new version and make it the challenger."""
         from mlflow.exceptions import MlflowException
 
@@ -109,7 +111,7 @@ class Registry:
             self.client.create_registered_model(
                 self.model_name, description="Payment-card fraud detector (fraudops)."
             )
-        source = f"runs:/{run_id}/model"
+        source = source or f"runs:/{run_id}/{BUNDLE_ARTIFACT}"
         created = self.client.create_model_version(
             self.model_name, source, run_id=run_id, tags={DIGEST_TAG: digest, **tags}
         )

@@ -17,7 +17,13 @@ import polars as pl
 
 from fraudops.config import Settings
 from fraudops.models.evaluate import CostModel, evaluate_scores, optimal_thresholds
-from fraudops.models.registry import CHAMPION, GateDecision, Registry, compare_on_window
+from fraudops.models.registry import (
+    BUNDLE_ARTIFACT,
+    CHAMPION,
+    GateDecision,
+    Registry,
+    compare_on_window,
+)
 from fraudops.models.train import (
     ALGORITHMS,
     TimeSplit,
@@ -313,8 +319,8 @@ def log_candidate(
     test: pl.DataFrame,
     log_pyfunc: bool,
     reference: pl.DataFrame | None = None,
-) -> tuple[str, str]:
-    """Log one candidate as a nested MLflow run; returns (run_id, bundle digest)."""
+) -> tuple[str, str, str]:
+    """Log one candidate as a nested MLflow run; returns (run id, bundle digest, model URI)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -405,7 +411,7 @@ def log_candidate(
             signature = infer_signature(
                 example, result.model.predict_proba(example.to_numpy(dtype=np.float64))
             )
-            mlflow.pyfunc.log_model(
+            info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(Path(__file__).parent.parent / "models" / "pyfunc_model.py"),
                 artifacts={"bundle": str(folder / "bundle")},
@@ -413,7 +419,9 @@ def log_candidate(
                 input_example=example,
                 pip_requirements=["fraudops"],
             )
-        return run.info.run_id, digest
+            # MLflow 3 keeps logged models apart from run artifacts: register that URI
+            return run.info.run_id, digest, info.model_uri
+        return run.info.run_id, digest, f"runs:/{run.info.run_id}/{BUNDLE_ARTIFACT}"
 
 
 def gate(
@@ -485,7 +493,7 @@ def run_training(
         # anything new, and that difference would read as score drift on day one
         reference = test.sample(min(REFERENCE_ROWS, test.height), seed=options.seed)
         for result in results:
-            run_id, digest = log_candidate(
+            run_id, digest, model_uri = log_candidate(
                 result,
                 data,
                 split,
@@ -495,14 +503,14 @@ def run_training(
                 options.log_pyfunc and result is best,
                 reference,
             )
-            run_ids[result.algorithm] = (run_id, digest)
+            run_ids[result.algorithm] = (run_id, digest, model_uri)
         mlflow.log_dict(summary["models"], "comparison.json")
         mlflow.set_tag("best_algorithm", best.algorithm)
         if options.register:
             registry = Registry(
                 settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
             )
-            run_id, digest = run_ids[best.algorithm]
+            run_id, digest, model_uri = run_ids[best.algorithm]
             version = registry.register(
                 run_id,
                 digest,
@@ -515,6 +523,7 @@ def run_training(
                     "data_uri": data.source_uri,
                     "trigger": options.reason,
                 },
+                source=model_uri,
             )
             summary["registered_version"] = version
             emit("registered", {"version": version, "algorithm": best.algorithm})
