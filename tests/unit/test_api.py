@@ -238,4 +238,4 @@ def test_prediction_log_is_flushed_on_shutdown(settings: Settings, trained_model
             c.post("/v1/predict", json=tx(transaction_id=f"log-{i}"), headers=KEY)
     logged = store.read_chunks(settings.dataset_uri("predictions"))
     assert sorted(logged["transaction_id"].to_list()) == [f"log-{i}" for i in range(5)]
-    assert {"fraud_probability", "decision", "model_version"} <= set(logged.columns)
+    assert {"fraud_probability", "decision", "model_version", "tx_amount"} <= set(logged.columns)

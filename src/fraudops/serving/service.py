@@ -74,6 +74,8 @@ class ScoringService:
         self.names = feature_names()
         self.reason_writer = ReasonWriter()
         self.log_features = log_features
+        if prediction_log is not None and log_features:
+            prediction_log.vector_columns = self.names
 
     def _model(self) -> LoadedModel:
         loaded = self.holder.current
@@ -151,7 +153,7 @@ class ScoringService:
                 "model_version": result["model"]["version"],
             }
             if self.log_features:
-                row.update(zip(self.names, values.tolist(), strict=True))
+                row["__vector"] = values
             rows.append(row)
         return rows
 
