@@ -57,27 +57,43 @@ class TreePaths:
         self.right = np.asarray(rights, dtype=np.int64)
         self.value = np.asarray(values, dtype=np.float64)
         self.default_left = np.asarray(default_left, dtype=bool)
-        self.is_leaf = self.feature < 0
         self.roots = np.asarray(roots, dtype=np.int64)
         self.bias = float(self.value[self.roots].sum())
+        # leaves point to themselves (feature 0, zero change): every row can take the same
+        # number of steps with no masking, which is what makes one row cheap
+        leaves = self.feature < 0
+        self.feature[leaves] = 0
+        self.threshold[leaves] = np.inf
+        self.depth = self._max_depth()
+
+    def _max_depth(self) -> int:
+        depth, node = 0, self.roots.copy()
+        while True:
+            child = np.concatenate([self.left[node], self.right[node]])
+            child = child[child != np.concatenate([node, node])]
+            if child.size == 0:
+                return depth
+            node, depth = child, depth + 1
 
     def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores (log-odds) and per-feature contributions for each row of ``x``."""
         x = np.asarray(x, dtype=np.float64)
-        n = x.shape[0]
-        contributions = np.zeros((n, self.n_features))
-        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
-        rows = np.broadcast_to(np.arange(n)[:, None], node.shape)
-        while True:
-            active = ~self.is_leaf[node]
-            if not active.any():
-                break
-            at = node[active]
-            feature = self.feature[at]
-            value = x[rows[active], feature]
-            go_left = np.where(np.isnan(value), self.default_left[at], value <= self.threshold[at])
-            child = np.where(go_left, self.left[at], self.right[at])
-            np.add.at(contributions, (rows[active], feature), self.value[child] - self.value[at])
-            node[active] = child
-        raw = self.value[node].sum(axis=1)
-        return raw, contributions
+        n, width = x.shape[0], self.n_features
+        node = np.tile(self.roots, (n, 1))
+        offset = (np.arange(n) * width)[:, None]
+        flat = np.zeros(n * width)
+        rows = np.arange(n)[:, None]
+        for _ in range(self.depth):
+            feature = self.feature[node]
+            value = x[rows, feature]
+            go_left = np.where(
+                np.isnan(value), self.default_left[node], value <= self.threshold[node]
+            )
+            child = np.where(go_left, self.left[node], self.right[node])
+            flat += np.bincount(
+                (offset + feature).ravel(),
+                weights=(self.value[child] - self.value[node]).ravel(),
+                minlength=n * width,
+            )
+            node = child
+        return self.value[node].sum(axis=1), flat.reshape(n, width)
