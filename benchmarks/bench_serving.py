@@ -127,7 +127,9 @@ counter = 0
 request = function()
   counter = counter + 1
   local card = counter % 5000
-  local body = string.format([[{"transaction_id":"bench-%d","timestamp":"2026-03-01T12:%02d:%02dZ","card_id":"card-%07d","merchant_id":"merch-%06d","terminal_id":"term-%06d-0","mcc":"5411","amount":%d.5,"channel":"pos","entry_mode":"chip","country":"FR","customer_lat":48.8,"customer_lon":2.3,"merchant_lat":48.9,"merchant_lon":2.4}]], counter, (counter / 60) %% 60, counter %% 60, card, card %% 400, card %% 400, 5 + counter %% 300)
+  local minute = math.floor(counter / 60) % 60
+  local second = counter % 60
+  local body = string.format('{"transaction_id":"bench-%d","timestamp":"2026-03-01T12:%02d:%02dZ","card_id":"card-%07d","merchant_id":"merch-%06d","terminal_id":"term-%06d-0","mcc":"5411","amount":%d.5,"channel":"pos","entry_mode":"chip","country":"FR","customer_lat":48.8,"customer_lon":2.3,"merchant_lat":48.9,"merchant_lon":2.4}', counter, minute, second, card, card % 400, card % 400, 5 + counter % 300)
   return wrk.format("POST", nil, {["Content-Type"]="application/json", ["X-API-Key"]="KEY"}, body)
 end
 """
@@ -176,6 +178,8 @@ def main() -> None:
         "FRAUDOPS_API_KEY": KEY,
         "FRAUDOPS_RELOAD_INTERVAL_SECONDS": "0",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # `mlflow models serve` execs `uvicorn` through a shell
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
     fraudops = str(BIN / "fraudops")
     raw = str(work / "home" / "data" / "raw")
