@@ -599,7 +599,13 @@ def demo(
 ) -> None:
     """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
     from fraudops.monitoring.report import render_report
-    from fraudops.pipelines.loop import LoopConfig, reset_workspace, run_loop, summarise
+    from fraudops.pipelines.loop import (
+        HEADLINE_FACTS,
+        LoopConfig,
+        reset_workspace,
+        run_loop,
+        summarise,
+    )
 
     s = settings()
     with user_errors():
@@ -664,20 +670,7 @@ def demo(
     facts = Table(title="Closed loop summary")
     facts.add_column("fact")
     facts.add_column("value", justify="right")
-    for key in (
-        "drift_day",
-        "drift_detected_day",
-        "false_alarms_before_drift",
-        "retrain_triggered",
-        "promoted_version",
-        "promoted_day",
-        "live_ap_before_drift",
-        "live_ap_after_drift",
-        "live_ap_after_retrain",
-        "transactions_scored",
-        "frauds_caught",
-        "frauds",
-    ):
+    for key in (*HEADLINE_FACTS, "transactions_scored", "frauds_caught", "frauds"):
         facts.add_row(key, str(summary.get(key)))
     console.print(facts)
     console.print(f"summary: {summary_path.resolve()}")

@@ -41,6 +41,13 @@ def _fs(uri: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, s
     return fs, root.rstrip("/")
 
 
+def _is_local(fs: Any) -> bool:
+    """Local files are written under a temporary name and renamed; object stores publish
+    an object atomically once its upload completes."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return any(p in ("file", "local") for p in protocols)
+
+
 def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
@@ -68,7 +75,7 @@ def write_partition(
     payload = _to_parquet_bytes(frame)
     target = partition_path(root, day)
     fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-    if fs.protocol in ("file", "local") or "file" in fs.protocol:
+    if _is_local(fs):
         temporary = f"{target}.tmp-{uuid.uuid4().hex}"
         with fs.open(temporary, "wb") as handle:
             handle.write(payload)
@@ -192,7 +199,7 @@ def read_dataset(
     days = [d for d in list_partitions(uri, storage_options) if _in_range(d, start, end)]
     if not days:
         return pl.DataFrame()
-    if fs.protocol in ("file", "local") or "file" in fs.protocol:
+    if _is_local(fs):
         # local files: let polars read them in parallel
         paths = [partition_path(root, d) for d in days]
         return pl.read_parquet(paths, columns=columns)
@@ -245,7 +252,7 @@ def append_chunk(
     fs.makedirs(folder, exist_ok=True)
     target = _join(folder, f"chunk-{uuid.uuid4().hex}.parquet")
     payload = _to_parquet_bytes(frame)
-    if "file" in fs.protocol or fs.protocol in ("file", "local"):
+    if _is_local(fs):
         temporary = f"{target}.tmp"
         with fs.open(temporary, "wb") as handle:
             handle.write(payload)

@@ -105,20 +105,9 @@ def render_report(summary: dict[str, Any]) -> str:
             f"<td>{html.escape('; '.join(d.get('reasons', [])) or 'ok')}</td>"
             "</tr>"
         )
-    headline = {
-        key: summary.get(key)
-        for key in (
-            "drift_day",
-            "drift_detected_day",
-            "false_alarms_before_drift",
-            "retrain_triggered",
-            "promoted_version",
-            "promoted_day",
-            "live_ap_before_drift",
-            "live_ap_after_drift",
-            "live_ap_after_retrain",
-        )
-    }
+    from fraudops.pipelines.loop import HEADLINE_FACTS
+
+    headline = {key: summary.get(key) for key in HEADLINE_FACTS}
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in headline.items()

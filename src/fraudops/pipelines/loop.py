@@ -33,6 +33,19 @@ logger = logging.getLogger(__name__)
 
 Event = Callable[[str, dict[str, Any]], None]
 
+# the summary facts shown first, by the CLI's table and the HTML report alike
+HEADLINE_FACTS = (
+    "drift_day",
+    "drift_detected_day",
+    "false_alarms_before_drift",
+    "retrain_triggered",
+    "promoted_version",
+    "promoted_day",
+    "live_ap_before_drift",
+    "live_ap_after_drift",
+    "live_ap_after_retrain",
+)
+
 
 @dataclass
 class LoopConfig:
