@@ -290,17 +290,14 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
     return result
 
 
-def served_ap(
-    settings: Settings, start: datetime, end: datetime, truth: pl.DataFrame
-) -> float | None:
-    """AP of what was actually served in ``[start, end)``, judged with final labels."""
-    predictions = store.read_chunks(settings.dataset_uri("predictions"), start.date(), end.date())
-    if predictions.height == 0:
+def served_ap(served: pl.DataFrame, start: datetime, end: datetime) -> float | None:
+    """AP of what was actually served in ``[start, end)``, judged with final labels
+    (``served``: the prediction log joined with the simulator's ``is_fraud``)."""
+    if served.height == 0:
         return None
-    window = predictions.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
-    joined = window.join(truth, on="transaction_id", how="left")
-    y = joined["is_fraud"].fill_null(0).to_numpy()
-    value = average_precision(y, joined["fraud_probability"].to_numpy())
+    window = served.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+    y = window["is_fraud"].fill_null(0).to_numpy()
+    value = average_precision(y, window["fraud_probability"].to_numpy())
     return None if not np.isfinite(value) else round(value, 4)
 
 
@@ -360,11 +357,9 @@ def summarise(settings: Settings, config: LoopConfig, result: LoopResult) -> dic
         "promoted_day": after_drift_promotion.day if after_drift_promotion else None,
         "initial_champion": result.initial_training.get("registered_version"),
         "initial_comparison": result.initial_training.get("models"),
-        "live_ap_before_drift": served_ap(settings, live_start, drift_at, truth),
-        "live_ap_after_drift": served_ap(settings, drift_at, retrain_at or end, truth),
-        "live_ap_after_retrain": served_ap(settings, retrain_at, end, truth)
-        if retrain_at
-        else None,
+        "live_ap_before_drift": served_ap(served, live_start, drift_at),
+        "live_ap_after_drift": served_ap(served, drift_at, retrain_at or end),
+        "live_ap_after_retrain": served_ap(served, retrain_at, end) if retrain_at else None,
         "live_ap_note": "AP of the served scores, judged with the simulator's final labels",
         "transactions_scored": sum(d.transactions for d in days),
         "frauds": sum(d.frauds for d in days),
