@@ -112,8 +112,14 @@ class Registry:
                 self.model_name, description="Payment-card fraud detector (fraudops)."
             )
         source = source or f"runs:/{run_id}/{BUNDLE_ARTIFACT}"
+        # a tracking server accepts a logged-model source only with the model's id
+        model_id = source.removeprefix("models:/") if source.startswith("models:/") else None
         created = self.client.create_model_version(
-            self.model_name, source, run_id=run_id, tags={DIGEST_TAG: digest, **tags}
+            self.model_name,
+            source,
+            run_id=run_id,
+            tags={DIGEST_TAG: digest, **tags},
+            model_id=model_id,
         )
         version = int(created.version)
         self.client.set_registered_model_alias(self.model_name, CHALLENGER, str(version))
