@@ -22,3 +22,22 @@ def test_paths_reproduce_lightgbm_and_contributions_add_up() -> None:
     # the informative features carry the attribution, the noise features almost none
     spread = np.abs(contributions).mean(axis=0)
     assert spread[:2].min() > 5 * spread[2:].max()
+
+
+def test_one_row_through_the_single_row_fast_path_equals_the_batch_path() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3_000, 6))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = (np.nan_to_num(x[:, 0]) - x[:, 2] > 0.8).astype(int)
+    booster = lgb.LGBMClassifier(n_estimators=25, num_leaves=7, verbose=-1).fit(x, y).booster_
+    paths = TreePaths(booster)
+    assert paths._single_row is not None  # the C fast path is what the API relies on
+    raw, contributions = paths.explain(x[:200])
+    for i in range(0, 200, 7):
+        one_raw, one_contributions = paths.explain(x[i : i + 1])
+        np.testing.assert_allclose(one_raw, raw[i : i + 1], atol=1e-12)
+        np.testing.assert_allclose(one_contributions[0], contributions[i], atol=1e-12)
+    np.testing.assert_array_equal(
+        paths.leaves(x[:200]) - paths.tree_offset,
+        booster.predict(x[:200], pred_leaf=True),
+    )
