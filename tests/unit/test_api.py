@@ -24,10 +24,14 @@ def settings(isolated_home: Any) -> Settings:
     return Settings(home=isolated_home, reload_interval_seconds=0, max_batch_size=50)
 
 
-@pytest.fixture
-def client(settings: Settings, trained_model: Any) -> Iterator[TestClient]:
+# every test runs twice: through the plain-ASGI hot path the server uses, and through the
+# FastAPI routes that document the same endpoints; both must answer alike
+@pytest.fixture(params=[True, False], ids=["hot-path", "fastapi-routes"])
+def client(
+    settings: Settings, trained_model: Any, request: pytest.FixtureRequest
+) -> Iterator[TestClient]:
     holder = ModelHolder(settings)
-    app = create_app(settings, holder=holder, poll_registry=False)
+    app = create_app(settings, holder=holder, poll_registry=False, hot_path=request.param)
     with TestClient(app) as c:
         holder.install(trained_model, version=7)
         yield c
@@ -130,10 +134,21 @@ def test_malformed_json_and_oversized_bodies(client: TestClient, settings: Setti
     big = b"{" + b" " * settings.max_body_bytes + b"}"
     response = client.post("/v1/predict", content=big, headers=KEY)
     assert response.status_code == 413
+    # chunked, without a Content-Length: the limit holds while the body is read
+    chunks = iter([b"{", b" " * settings.max_body_bytes, b"}"])
+    response = client.post("/v1/predict", content=chunks, headers=KEY)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+    empty = client.post("/v1/predict", content=b"", headers=KEY)
+    assert empty.status_code == 422
+    assert "empty" in empty.json()["detail"]
 
 
 def test_auth_refusals(client: TestClient) -> None:
-    assert client.post("/v1/predict", json=tx()).status_code == 401
+    missing = client.post("/v1/predict", json=tx())
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "APIKey"
+    assert missing.json() == {"detail": "missing X-API-Key header"}
     assert client.post("/v1/predict", json=tx(), headers={"X-API-Key": "nope"}).status_code == 403
     assert client.get("/v1/model").status_code == 401
     # the API key is not the admin key

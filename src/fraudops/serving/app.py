@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,19 +21,15 @@ from fraudops.data.store import join_uri
 from fraudops.features.online import OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
 from fraudops.monitoring.metrics import ServiceMetrics
+from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
 from fraudops.serving.logs import AppendLog
 from fraudops.serving.model_loader import ModelHolder
 from fraudops.serving.routes import admin, health, labels, model, predict
 from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
 from fraudops.serving.service import ScoringService
+from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass
@@ -82,8 +78,7 @@ class MetricsAndLimits:
             self._observe(scope, status["code"], started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
-        route = scope.get("route")
-        endpoint = getattr(route, "path", None) or "unmatched"
+        endpoint = scope.get(ENDPOINT_KEY) or getattr(scope.get("route"), "path", "unmatched")
         metrics = self.state.metrics
         metrics.requests.labels(endpoint, scope.get("method", ""), str(status)).inc()
         metrics.request_latency.labels(endpoint).observe(time.perf_counter() - started)
@@ -209,6 +204,7 @@ def create_app(
     poll_registry: bool = True,
     warm_from: str | None = None,
     warm_days: int = 35,
+    hot_path: bool = True,
 ) -> FastAPI:
     state = build_state(settings, holder)
 
@@ -248,5 +244,7 @@ def create_app(
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    if hot_path:  # innermost of the two: the limits and metrics apply to it too
+        app.add_middleware(HotPath, state=state)  # type: ignore[arg-type]
     app.add_middleware(MetricsAndLimits, state=state)  # type: ignore[arg-type]
     return app

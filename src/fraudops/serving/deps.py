@@ -19,7 +19,7 @@ async def get_state(request: Request) -> Any:
     return request.app.state.fraudops
 
 
-def _check(provided: str | None, expected: str) -> None:
+def check_api_key(provided: str | None, expected: str) -> None:
     if not provided:
         raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "APIKey"})
     if not hmac.compare_digest(provided.encode(), expected.encode()):
@@ -30,14 +30,14 @@ async def require_api_key(
     request: Request, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     settings: Settings = request.app.state.fraudops.settings
-    _check(provided, settings.api_key.get_secret_value())
+    check_api_key(provided, settings.api_key.get_secret_value())
 
 
 async def require_admin_key(
     request: Request, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     settings: Settings = request.app.state.fraudops.settings
-    _check(provided, settings.admin_api_key.get_secret_value())
+    check_api_key(provided, settings.admin_api_key.get_secret_value())
 
 
 ApiKey = Depends(require_api_key)

@@ -57,9 +57,7 @@ def validation_error(exc: ValidationError) -> HTTPException:
     return HTTPException(422, detail)
 
 
-async def read_body(request: Request) -> bytes:
-    body = await request.body()
-    limit = request.app.state.fraudops.settings.max_body_bytes
+def check_body(body: bytes, limit: int) -> bytes:
     if len(body) > limit:
         raise HTTPException(413, f"request body is larger than {limit} bytes")
     if not body:
@@ -67,8 +65,12 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+async def read_body(request: Request) -> bytes:
+    return check_body(await request.body(), request.app.state.fraudops.settings.max_body_bytes)
+
+
+def _json(content: bytes, status: int = 200) -> Response:
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def _to_dicts(transactions: list[TransactionIn]) -> list[dict[str, Any]]:
@@ -81,39 +83,22 @@ def _to_dicts(transactions: list[TransactionIn]) -> list[dict[str, Any]]:
     return rows
 
 
-@router.post(
-    "/predict",
-    response_model=PredictionOut,
-    responses=ERRORS,
-    openapi_extra=_body_schema(TransactionIn, EXAMPLE_TRANSACTION),
-    summary="Score one transaction",
-)
-async def predict(request: Request) -> Response:
-    started = time.perf_counter()
-    body = await read_body(request)
+def score_one(state: Any, body: bytes, started: float) -> bytes:
+    """One transaction's JSON body -> its prediction as JSON (``HTTPException`` on bad input)."""
     try:
         tx = TransactionIn.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc) from None
     try:
-        result = request.app.state.fraudops.service.score(_to_dicts([tx]))[0]
+        result = state.service.score(_to_dicts([tx]))[0]
     except NoModelError as exc:
         raise HTTPException(503, str(exc)) from None
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return _json(result)
+    return orjson.dumps(result)
 
 
-@router.post(
-    "/predict/batch",
-    response_model=BatchOut,
-    responses=ERRORS,
-    openapi_extra=_body_schema(BatchIn, {"transactions": [EXAMPLE_TRANSACTION]}),
-    summary="Score up to max_batch_size transactions, answered in order",
-)
-async def predict_batch(request: Request) -> Response:
-    started = time.perf_counter()
-    body = await read_body(request)
-    state = request.app.state.fraudops
+def score_many(state: Any, body: bytes, started: float) -> bytes:
+    """``{"transactions": [...]}`` -> ``{"predictions": [...]}`` in the same order."""
     try:
         batch = BatchIn.model_validate_json(body)
     except ValidationError as exc:
@@ -133,4 +118,33 @@ async def predict_batch(request: Request) -> Response:
     latency = round((time.perf_counter() - started) * 1000, 3)
     for p in predictions:
         p["latency_ms"] = latency
-    return _json({"predictions": predictions, "latency_ms": latency})
+    return orjson.dumps({"predictions": predictions, "latency_ms": latency})
+
+
+# The two routes below document the endpoints and serve them when the app runs without
+# its hot path (``serving.hot_path``), which answers the same requests through the same
+# functions without FastAPI's per-request machinery.
+@router.post(
+    "/predict",
+    response_model=PredictionOut,
+    responses=ERRORS,
+    openapi_extra=_body_schema(TransactionIn, EXAMPLE_TRANSACTION),
+    summary="Score one transaction",
+)
+async def predict(request: Request) -> Response:
+    started = time.perf_counter()
+    body = await read_body(request)
+    return _json(score_one(request.app.state.fraudops, body, started))
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchOut,
+    responses=ERRORS,
+    openapi_extra=_body_schema(BatchIn, {"transactions": [EXAMPLE_TRANSACTION]}),
+    summary="Score up to max_batch_size transactions, answered in order",
+)
+async def predict_batch(request: Request) -> Response:
+    started = time.perf_counter()
+    body = await read_body(request)
+    return _json(score_many(request.app.state.fraudops, body, started))
