@@ -38,13 +38,25 @@ class _SingleRowLeaves:
     from :meth:`create` and callers use ``Booster.predict``.
     """
 
-    def __init__(self, lib: Any, handle: Any, config: ctypes.c_void_p, trees: int) -> None:
-        self._lib = lib
+    def __init__(
+        self, lib: Any, handle: Any, config: ctypes.c_void_p, trees: int, n_features: int
+    ) -> None:
+        self._predict = lib.LGBM_BoosterPredictForMatSingleRowFast
+        self._free = lib.LGBM_FastConfigFree
         self._handle = handle  # keeps the booster alive as long as the configuration
         self._config = config
+        # fixed buffers and their pointers, made once: building ctypes pointers per call
+        # costs more than LightGBM's prediction itself
+        self._row = np.empty(n_features, dtype=np.float64)
         self._out = np.empty(trees, dtype=np.float64)
         self._out_len = ctypes.c_int64(0)
-        self._lock = threading.Lock()  # one configuration, one caller at a time
+        self._args = (
+            config,
+            self._row.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(self._out_len),
+            self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        )
+        self._lock = threading.Lock()  # one configuration and its buffers, one caller
 
     @classmethod
     def create(cls, booster: Any, trees: int, n_features: int) -> _SingleRowLeaves | None:
@@ -66,24 +78,18 @@ class _SingleRowLeaves:
             return None
         if status != 0:
             return None
-        return cls(_LIB, booster._handle, config, trees)
+        return cls(_LIB, booster._handle, config, trees, n_features)
 
     def __call__(self, row: np.ndarray) -> np.ndarray:
-        row = np.ascontiguousarray(row, dtype=np.float64)
         with self._lock:
-            status = self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._config,
-                row.ctypes.data_as(ctypes.c_void_p),
-                ctypes.byref(self._out_len),
-                self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-            )
-            if status != 0:
+            self._row[:] = row
+            if self._predict(*self._args) != 0:
                 raise RuntimeError("LightGBM single-row prediction failed")
             return self._out.astype(np.int64)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing to free
-            self._lib.LGBM_FastConfigFree(self._config)
+            self._free(self._config)
 
 
 class TreePaths:
@@ -128,21 +134,24 @@ class TreePaths:
         self._dense = self.leaf_attribution.toarray() if cells <= _DENSE_LIMIT else None
         self._single_row = _SingleRowLeaves.create(booster, self.trees, self.n_features)
 
-    def leaves(self, x: np.ndarray) -> np.ndarray:
+    def leaves(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         """Global leaf number (row of the leaf tables) of every tree, per row of ``x``."""
         if x.shape[0] == 1 and self._single_row is not None:
             local = self._single_row(x[0]).reshape(1, -1)
         else:
             local = np.asarray(
-                self.booster.predict(x, pred_leaf=True, num_iteration=self.trees),
+                self.booster.predict(
+                    x, pred_leaf=True, num_iteration=self.trees, num_threads=threads
+                ),
                 dtype=np.int64,
             ).reshape(x.shape[0], self.trees)
         return local + self.tree_offset
 
-    def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw scores (log-odds) and per-feature contributions for each row of ``x``."""
+    def explain(self, x: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores (log-odds) and per-feature contributions for each row of ``x``
+        (``threads``: LightGBM threads for several rows; 0 means every core)."""
         x = np.asarray(x, dtype=np.float64)
-        leaves = self.leaves(x)
+        leaves = self.leaves(x, threads)
         raw = self.leaf_value[leaves].sum(axis=1)
         if x.shape[0] == 1 and self._dense is not None:
             return raw, self._dense[leaves[0]].sum(axis=0, keepdims=True)

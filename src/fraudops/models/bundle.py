@@ -115,11 +115,14 @@ class FraudModel:
     # a scored sample of training traffic, the baseline of drift monitoring
     reference: Any = None
     _paths: Any = field(default=None, repr=False)  # flattened trees for fast reasons
+    # threads for tree models: 1 in the API (one core per worker, no OpenMP hand-offs for
+    # a single row); bulk scoring sets 0, i.e. every core
+    threads: int = 1
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if self.algorithm == "lgbm":
-            out = self.estimator.predict(x, num_threads=1)
+            out = self.estimator.predict(x, num_threads=self.threads)
         elif self.algorithm == "xgb":
             out = self.estimator.inplace_predict(x)
         elif self.algorithm == "lr":
@@ -136,7 +139,8 @@ class FraudModel:
         """Per-feature contribution to each row's score (log-odds scale where exact)."""
         x = np.asarray(x, dtype=np.float64)
         if self.algorithm == "lgbm":
-            return np.asarray(self.estimator.predict(x, pred_contrib=True, num_threads=1))[:, :-1]
+            contrib = self.estimator.predict(x, pred_contrib=True, num_threads=self.threads)
+            return np.asarray(contrib)[:, :-1]
         if self.algorithm == "xgb":
             import xgboost as xgb
 
@@ -160,7 +164,7 @@ class FraudModel:
                 from fraudops.models.attribution import TreePaths
 
                 self._paths = TreePaths(self.estimator)
-            raw, contributions = self._paths.explain(x)
+            raw, contributions = self._paths.explain(x, self.threads)
             probability = 1.0 / (1.0 + np.exp(-raw))
             return np.clip(self.calibrator(probability), 0.0, 1.0), contributions
         if self.algorithm == "lr":

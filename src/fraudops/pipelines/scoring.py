@@ -78,6 +78,7 @@ def score_dataset(
     if version is None:
         raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
     model = registry.load(version)
+    model.threads = 0  # a batch job owns the machine: every core
     options = settings.storage_options()
     transactions = store.read_dataset(
         resolve_transactions_uri(input_uri, options), storage_options=options
