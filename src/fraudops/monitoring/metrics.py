@@ -4,6 +4,7 @@ Grafana dashboards and alert rules in ``deployment/`` refer to them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -17,7 +18,18 @@ class ServiceMetrics:
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
+    def labelled(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: each request asks for the same few
+        children, and ``labels()`` validates and locks every time (label values here are
+        bounded: route templates, status codes, decisions)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def __post_init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "fraudops_http_requests_total",

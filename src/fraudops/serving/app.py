@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -78,10 +79,13 @@ class MetricsAndLimits:
             self._observe(scope, status["code"], started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
-        endpoint = scope.get(ENDPOINT_KEY) or getattr(scope.get("route"), "path", "unmatched")
+        endpoint = str(
+            scope.get(ENDPOINT_KEY) or getattr(scope.get("route"), "path", None) or "unmatched"
+        )
         metrics = self.state.metrics
-        metrics.requests.labels(endpoint, scope.get("method", ""), str(status)).inc()
-        metrics.request_latency.labels(endpoint).observe(time.perf_counter() - started)
+        method = scope.get("method", "")
+        metrics.labelled(metrics.requests, endpoint, method, str(status)).inc()
+        metrics.labelled(metrics.request_latency, endpoint).observe(time.perf_counter() - started)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -164,6 +168,10 @@ def start_state(
     if poll_registry:
         state.holder.start_polling()
         _start_gauge_refresh(state)
+    # Everything alive now (modules, the warmed online state: millions of objects) lives as
+    # long as the process; frozen, the collector stops walking it on every full pass.
+    gc.collect()
+    gc.freeze()
 
 
 def _start_gauge_refresh(state: AppState) -> None:

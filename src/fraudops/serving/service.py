@@ -90,9 +90,8 @@ class ScoringService:
         else:
             x = self.engine.process_many(transactions)
         if self.metrics:
-            self.metrics.online_store_latency.labels("process").observe(
-                (time.perf_counter() - started) / max(len(transactions), 1)
-            )
+            latency = self.metrics.labelled(self.metrics.online_store_latency, "process")
+            latency.observe((time.perf_counter() - started) / max(len(transactions), 1))
         return x
 
     def score(
@@ -126,7 +125,7 @@ class ScoringService:
             )
         if self.metrics:
             for p, d in zip(probability, decisions, strict=True):
-                self.metrics.predictions.labels(d).inc()
+                self.metrics.labelled(self.metrics.predictions, d).inc()
                 self.metrics.scores.observe(float(p))
         if self.prediction_log is not None:
             self.prediction_log.append(self._log_rows(transactions, results, x, probability))
