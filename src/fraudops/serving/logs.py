@@ -10,13 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from fraudops.data import store
 
 logger = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 class AppendLog:
@@ -69,12 +73,15 @@ class AppendLog:
         return len(rows)
 
     def _frame(self, rows: list[dict[str, Any]]) -> pl.DataFrame:
-        if not self.vector_columns or "__vector" not in rows[0]:
-            return pl.DataFrame(rows, schema=self.schema, infer_schema_length=None)
-        import numpy as np
-
-        vectors = np.vstack([row.pop("__vector") for row in rows])
-        base = pl.DataFrame(rows, schema=self.schema, infer_schema_length=None)
+        vectors = None
+        if self.vector_columns and "__vector" in rows[0]:
+            vectors = np.vstack([row.pop("__vector") for row in rows])
+        if self.schema is not None:
+            base = pl.DataFrame(rows, schema=self.schema, infer_schema_length=None)
+        else:
+            base = pl.DataFrame([_column(key, [row.get(key) for row in rows]) for key in rows[0]])
+        if vectors is None:
+            return base
         return base.hstack(pl.DataFrame(vectors, schema=self.vector_columns, orient="row"))
 
     def start(self) -> None:
@@ -93,3 +100,16 @@ class AppendLog:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
+
+
+def _column(name: str, values: list[Any]) -> pl.Series:
+    """One log column. Datetimes go through integers: polars converts ``datetime`` objects
+    several times slower, and a flush runs in the API process, holding the GIL."""
+    first = next((v for v in values if v is not None), None)
+    if not isinstance(first, datetime):
+        return pl.Series(name, values, strict=False)
+    micros = [
+        None if v is None else ((v if v.tzinfo else v.replace(tzinfo=UTC)) - _EPOCH) // _ONE_US
+        for v in values
+    ]
+    return pl.Series(name, micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
