@@ -460,6 +460,12 @@ def score(
     input: Annotated[str, typer.Option("--input", help="Transactions to score (path or s3://).")],
     out: Annotated[str, typer.Option(help="Where to write the scored, date-partitioned table.")],
     alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
+    reasons: Annotated[
+        str,
+        typer.Option(
+            help="Which rows get reason codes: flagged (review and decline), all, or none."
+        ),
+    ] = "flagged",
 ) -> None:
     """Bulk-score stored transactions with the champion through the offline features."""
     from fraudops.models.registry import RegistryError
@@ -468,7 +474,7 @@ def score(
     s = settings()
     with user_errors():
         try:
-            summary = score_dataset(s, input, out, alias)
+            summary = score_dataset(s, input, out, alias, reasons)
         except RegistryError as exc:
             raise CliError(str(exc)) from None
     table = Table(title=f"Scored with {s.model_name} v{summary['model_version']}")

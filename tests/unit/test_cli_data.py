@@ -78,3 +78,9 @@ def test_bad_arguments_get_a_clear_message(tmp_path: Path) -> None:
     assert "--start must be a date" in result.output
     result = runner.invoke(app, ["data", "generate", "--customers", "2"])
     assert result.exit_code == 2  # typer's own range check
+    result = runner.invoke(
+        app, ["score", "--input", str(tmp_path), "--out", str(tmp_path / "o"), "--reasons", "x"]
+    )
+    assert result.exit_code == 1
+    assert "reasons must be one of flagged, all, none" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -1,7 +1,8 @@
 """Bulk scoring outside the API: stored transactions -> offline features -> champion.
 
-Writes the same fields as ``POST /v1/predict`` (reasons included), partitioned by date,
-for backtests, re-scoring after a model change and daily batch jobs.
+Writes the same fields as ``POST /v1/predict``, partitioned by date, for backtests,
+re-scoring after a model change and daily batch jobs. Reasons cost more than the score
+itself, so by default only the rows an analyst will look at (review, decline) get them.
 """
 
 from __future__ import annotations
@@ -15,61 +16,112 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
-from fraudops.serving.service import TOP_REASONS, decide
+from fraudops.serving.service import TOP_REASONS
+
+REASON_MODES = ("flagged", "all", "none")
 
 
 def score_frame(
-    model: FraudModel, features: pl.DataFrame, version: int | None, name: str, alias: str
+    model: FraudModel,
+    features: pl.DataFrame,
+    version: int | None,
+    name: str,
+    alias: str,
+    reasons: str = "flagged",
 ) -> pl.DataFrame:
-    """Vectorised scoring of a feature table (one row per transaction)."""
-    from fraudops.features.spec import describe_features
+    """Vectorised scoring of a feature table (one row per transaction).
 
+    ``reasons``: ``flagged`` explains the rows an analyst will see (review and decline),
+    ``all`` every row, ``none`` no row; rows left unexplained have null ``reasons``.
+    Probabilities, scores and decisions are the same in every mode.
+    """
+    if reasons not in REASON_MODES:
+        raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
     x = features.select(model.feature_names).cast(pl.Float64).to_numpy()
-    probability, contributions = model.score_and_explain(x)
+    probability = model.predict_proba(x)
     thresholds = model.thresholds
-    top = np.argsort(-contributions, axis=1)[:, :TOP_REASONS]
-    descriptions = {f["name"]: f["description"] for f in describe_features()}
-    names = np.array(model.feature_names)
-    rows = np.arange(x.shape[0])[:, None]
-    reason_structs = [
-        pl.Series(
-            f"reason_{j + 1}",
-            [
-                {
-                    "feature": f,
-                    "value": float(v),
-                    "contribution": float(c),
-                    "text": f"{descriptions.get(f, f).rstrip('.')}: {v:.4g}",
-                }
-                for f, v, c in zip(
-                    names[top[:, j]],
-                    x[rows[:, 0], top[:, j]],
-                    contributions[rows[:, 0], top[:, j]],
-                    strict=True,
-                )
-            ],
-        )
-        for j in range(min(TOP_REASONS, x.shape[1]))
-    ]
-    return features.select("transaction_id", "timestamp", "card_id", "amount").with_columns(
+    decision = np.where(
+        probability >= thresholds["decline"],
+        "decline",
+        np.where(probability >= thresholds["review"], "review", "approve"),
+    )
+    if reasons == "all":
+        explained = np.arange(x.shape[0])
+    elif reasons == "flagged":
+        explained = np.flatnonzero(decision != "approve")
+    else:
+        explained = np.empty(0, dtype=np.int64)
+    scored = features.select("transaction_id", "timestamp", "card_id", "amount").with_columns(
         pl.Series("fraud_probability", np.round(probability, 6)),
         pl.Series("score", np.minimum((probability * 1000).astype(np.int64), 999)),
-        pl.Series("decision", decide(probability, thresholds["review"], thresholds["decline"])),
-        pl.concat_list(reason_structs).alias("reasons") if reason_structs else pl.lit(None),
+        pl.Series("decision", decision, dtype=pl.String),
         pl.lit(name).alias("model_name"),
         pl.lit(version).alias("model_version"),
         pl.lit(alias).alias("model_alias"),
     )
+    explanations = _reason_lists(model, x, explained)
+    return (
+        scored.with_row_index("__row")
+        .join(explanations, on="__row", how="left")
+        .select(*scored.columns[:7], "reasons", *scored.columns[7:])
+    )
+
+
+def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
+    """``__row`` and ``reasons`` (top contributions, as the API returns them) for ``rows``."""
+    from fraudops.features.spec import describe_features
+
+    reason = pl.Struct(
+        {"feature": pl.String, "value": pl.Float64, "contribution": pl.Float64, "text": pl.String}
+    )
+    if rows.size == 0 or not x.shape[1]:
+        return pl.DataFrame(
+            schema={"__row": pl.UInt32, "reasons": pl.List(reason)},
+        )
+    _, contributions = model.score_and_explain(x[rows])
+    values = x[rows]
+    top = np.argsort(-contributions, axis=1)[:, :TOP_REASONS]
+    described = {f["name"]: f["description"].rstrip(".") for f in describe_features()}
+    labels = [described.get(n, n) for n in model.feature_names]
+    names = np.array(model.feature_names)
+    within = np.arange(rows.size)
+    columns = []
+    for j in range(top.shape[1]):
+        feature = top[:, j]
+        value = values[within, feature]
+        columns.append(
+            pl.DataFrame(
+                {
+                    "feature": names[feature],
+                    "value": value,
+                    "contribution": np.round(contributions[within, feature], 6),
+                    # the API's wording, formatted the same way (Python's 4 significant digits)
+                    "text": [
+                        f"{labels[f]}: {v:.4g}"
+                        for f, v in zip(feature.tolist(), value.tolist(), strict=True)
+                    ],
+                }
+            ).to_struct(f"r{j}")
+        )
+    return pl.DataFrame({"__row": rows.astype(np.uint32)}).with_columns(
+        pl.concat_list(columns).alias("reasons")
+    )
 
 
 def score_dataset(
-    settings: Settings, input_uri: str, out_uri: str, alias: str = "champion"
+    settings: Settings,
+    input_uri: str,
+    out_uri: str,
+    alias: str = "champion",
+    reasons: str = "flagged",
 ) -> dict[str, Any]:
     from fraudops.features.offline import build_offline_features
     from fraudops.models.registry import Registry, RegistryError
     from fraudops.pipelines.data import resolve_transactions_uri
     from fraudops.pipelines.training import configure_mlflow
 
+    if reasons not in REASON_MODES:  # before any work is done
+        raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
     configure_mlflow(settings)
     registry = Registry(
         settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
@@ -87,7 +139,7 @@ def score_dataset(
         raise FileNotFoundError(f"no transactions found under {input_uri}")
     features = build_offline_features(transactions)
     started = time.perf_counter()
-    scored = score_frame(model, features, version, settings.model_name, alias)
+    scored = score_frame(model, features, version, settings.model_name, alias, reasons)
     model_seconds = time.perf_counter() - started
     infos = store.write_dataset(out_uri, scored, storage_options=options)
     counts = scored["decision"].value_counts()

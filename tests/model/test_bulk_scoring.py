@@ -1,0 +1,60 @@
+"""Bulk scoring (`fraudops score`'s model step) answers like the API, row for row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from fraudops.features.offline import build_offline_features
+from fraudops.pipelines.scoring import score_frame
+from fraudops.serving.service import ReasonWriter, decide
+
+
+@pytest.fixture(scope="module")
+def features(model_history: pl.DataFrame) -> pl.DataFrame:
+    return build_offline_features(model_history.tail(20_000))
+
+
+def test_scores_decisions_and_reasons_match_the_api_path(
+    trained_model: Any, features: pl.DataFrame
+) -> None:
+    scored = score_frame(trained_model, features, 3, "fraud-detector", "champion", "all")
+    assert scored.height == features.height
+    assert scored["transaction_id"].to_list() == features["transaction_id"].to_list()
+    x = features.select(trained_model.feature_names).cast(pl.Float64).to_numpy()
+    rows = np.linspace(0, features.height - 1, 40).astype(int)
+    probability, contributions = trained_model.score_and_explain(x[rows])
+    thresholds = trained_model.thresholds
+    writer = ReasonWriter()
+    for k, row in enumerate(rows):
+        got = scored.row(int(row), named=True)
+        assert got["fraud_probability"] == pytest.approx(probability[k], abs=1e-6)
+        assert got["score"] == min(int(got["fraud_probability"] * 1000), 999)
+        expected = decide(probability[k : k + 1], thresholds["review"], thresholds["decline"])
+        assert got["decision"] == expected[0]
+        api_reasons = writer.reasons(x[row], contributions[k])
+        assert [r["feature"] for r in got["reasons"]] == [r["feature"] for r in api_reasons]
+        assert [r["text"] for r in got["reasons"]] == [r["text"] for r in api_reasons]
+    assert scored["model_version"].unique().to_list() == [3]
+
+
+def test_flagged_mode_explains_exactly_the_review_and_decline_rows(
+    trained_model: Any, features: pl.DataFrame
+) -> None:
+    flagged = score_frame(trained_model, features, 1, "m", "champion", "flagged")
+    everything = score_frame(trained_model, features, 1, "m", "champion", "all")
+    nothing = score_frame(trained_model, features, 1, "m", "champion", "none")
+    # the reason mode changes only the reasons column
+    columns = [c for c in flagged.columns if c != "reasons"]
+    assert flagged.select(columns).equals(everything.select(columns))
+    assert flagged.select(columns).equals(nothing.select(columns))
+    explained = flagged["reasons"].is_not_null()
+    assert explained.sum() > 0, "the fixture should flag some rows"
+    assert (explained == (flagged["decision"] != "approve")).all()
+    assert flagged.filter(explained)["reasons"].equals(everything.filter(explained)["reasons"])
+    assert nothing["reasons"].null_count() == nothing.height
+    with pytest.raises(ValueError, match="reasons must be one of"):
+        score_frame(trained_model, features, 1, "m", "champion", "some")
