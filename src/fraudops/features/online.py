@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress
+from sys import intern
 from typing import Any, TypeVar
 
 import numpy as np
@@ -430,7 +431,7 @@ class MemoryOnlineStore(OnlineStore):
                     state = states.get(key) or _State(len(layout.kinds))
                     for position, (tx_id, t) in enumerate(zip(tx_ids, times, strict=True)):
                         if tx_id not in seen:  # loading the same history twice adds nothing
-                            state.add(t, tuple(column[position] for column in columns))
+                            state.add(t, tuple(_interned(c[position]) for c in columns))
                     states[key] = state
                     states.move_to_end(key)
                 for key, by_tx in frauds.items():
@@ -438,7 +439,7 @@ class MemoryOnlineStore(OnlineStore):
                     if fraud_state is not None:
                         fraud_state.frauds.update(by_tx)
             for tx_id, t, keys in data.index:
-                self._index[tx_id] = (t, keys)
+                self._index[tx_id] = (t, tuple(intern(k) for k in keys))
                 self._index_order.append((t, tx_id))
             for tx_id, reported in data.pending.items():
                 current = self._pending.get(tx_id)
@@ -1089,6 +1090,9 @@ class OnlineFeatureEngine:
                 value = default
             elif numeric:
                 value = float(value)
+            elif type(value) is str:
+                # ids and codes repeat across transactions: one shared copy in the state
+                value = intern(value)
             fields[name] = value
         for name, source in self._fallbacks:
             if fields[name] is None:
@@ -1217,6 +1221,10 @@ def _position(ts: list[int], limit: int) -> int:
     if not n or ts[-1] <= limit:
         return n
     return bisect_right(ts, limit)
+
+
+def _interned(value: Any) -> Any:
+    return intern(value) if type(value) is str else value
 
 
 def _stored_value(column: str, value: Any) -> Any:
