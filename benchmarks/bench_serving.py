@@ -221,7 +221,7 @@ def main() -> None:
                 f"http://127.0.0.1:{port}/v1/predict", script, args.duration, args.connections
             )
             results.update(api_result)
-            results["rss_mb"] = round(rss_mb(api.pid), 1)
+            results["rss_mb"] = round(rss_mb(api.pid), 1)  # with 35 days of warmed state
             # batch of 1,000: server-side time reported by the API
             example = json.loads(httpx.get(f"http://127.0.0.1:{port}/openapi.json").text)["paths"][
                 "/v1/predict"
@@ -252,6 +252,21 @@ def main() -> None:
             names = [f["name"] for f in model_info["features"]]
         finally:
             stop(api)
+        # the same API without the warmed in-process state (as with the Redis store, where
+        # the state lives outside the API): the process's own footprint with the model
+        port = free_port()
+        cold = start([fraudops, "serve", "--port", str(port)], env, work / "api-cold.log")
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/health/ready")
+            with httpx.Client(timeout=30, headers={"X-API-Key": KEY}) as client:
+                for i in range(200):
+                    client.post(
+                        f"http://127.0.0.1:{port}/v1/predict",
+                        json={**example, "transaction_id": f"cold-{i}"},
+                    )
+            results["rss_mb_without_warm_state"] = round(rss_mb(cold.pid), 1)
+        finally:
+            stop(cold)
         from fraudops.config import Settings
         from fraudops.models.registry import Registry
         from fraudops.pipelines.training import configure_mlflow
