@@ -23,10 +23,10 @@ RUN pip install --no-cache-dir hatchling==1.33.0 \
 
 WORKDIR /build
 
-# Dependencies first (fraudops' own + the [airflow] extra + the PostgreSQL driver for the
-# metadata database), so this layer survives source-only changes.
+# Dependencies first (fraudops' own + the [airflow] and [compiled] extras + the PostgreSQL
+# driver for the metadata database), so this layer survives source-only changes.
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['airflow']; open('requirements.txt', 'w').write('\n'.join(deps))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['airflow'] + p['optional-dependencies']['compiled']; open('requirements.txt', 'w').write('\n'.join(deps))" \
  && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt \
       --requirement requirements.txt psycopg2-binary==2.9.13
 

@@ -467,6 +467,15 @@ def score(
             help="Which rows get reason codes: flagged (review and decline), all, or none."
         ),
     ] = "flagged",
+    compiled: Annotated[
+        bool | None,
+        typer.Option(
+            "--compiled/--interpreted",
+            help="LightGBM through native code (fraudops[compiled]) or LightGBM's own "
+            "predict. Default: compiled when installed and worth the compile.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Bulk-score stored transactions with the champion through the offline features."""
     from fraudops.models.registry import RegistryError
@@ -475,11 +484,12 @@ def score(
     s = settings()
     with user_errors():
         try:
-            summary = score_dataset(s, input, out, alias, reasons)
+            summary = score_dataset(s, input, out, alias, reasons, compiled)
         except RegistryError as exc:
             raise CliError(str(exc)) from None
     table = Table(title=f"Scored with {s.model_name} v{summary['model_version']}")
-    for column in ("rows", "approve", "review", "decline", "model step (s)", "written to"):
+    columns = ("rows", "approve", "review", "decline", "model step (s)", "engine", "written to")
+    for column in columns:
         table.add_column(column)
     d = summary["decisions"]
     table.add_row(
@@ -488,6 +498,7 @@ def score(
         f"{d.get('review', 0):,}",
         f"{d.get('decline', 0):,}",
         f"{summary['model_seconds']:.2f}",
+        summary["engine"],
         out,
     )
     console.print(table)

@@ -58,3 +58,47 @@ def test_flagged_mode_explains_exactly_the_review_and_decline_rows(
     assert nothing["reasons"].null_count() == nothing.height
     with pytest.raises(ValueError, match="reasons must be one of"):
         score_frame(trained_model, features, 1, "m", "champion", "some")
+
+
+def test_the_compiled_model_scores_exactly_like_lightgbm(
+    trained_model: Any, features: pl.DataFrame, tmp_path: Any
+) -> None:
+    from fraudops.models import compiled
+
+    if not compiled.available():
+        pytest.skip("fraudops[compiled] is not installed")
+    x = features.select(trained_model.feature_names).cast(pl.Float64).to_numpy()
+    predict = compiled.compile_booster(trained_model.estimator, tmp_path, threads=2)
+    np.testing.assert_allclose(predict(x), trained_model.estimator.predict(x), rtol=0, atol=1e-12)
+    cached = compiled.cache_file(trained_model.estimator, tmp_path)
+    assert cached.exists()  # named by the model's content: the next run skips the compile
+    before = cached.stat().st_mtime_ns
+    again = compiled.compile_booster(trained_model.estimator, tmp_path)
+    assert cached.stat().st_mtime_ns == before
+    np.testing.assert_allclose(again(x[:100]), predict(x[:100]), rtol=0, atol=0)
+
+
+def test_engine_choice_follows_the_flag_and_the_cache(
+    trained_model: Any, features: pl.DataFrame, tmp_path: Any
+) -> None:
+    from dataclasses import replace
+
+    from fraudops.config import Settings
+    from fraudops.models import compiled
+    from fraudops.pipelines.scoring import _choose_engine
+
+    if not compiled.available():
+        pytest.skip("fraudops[compiled] is not installed")
+    settings = Settings(home=tmp_path)
+    model = replace(trained_model, compiled_predict=None)
+    # small input and nothing cached: LightGBM's own predict
+    assert _choose_engine(model, settings, 1_000, None) == "lgbm"
+    assert model.compiled_predict is None
+    assert _choose_engine(model, settings, 1_000, False) == "lgbm"
+    assert _choose_engine(model, settings, 1_000, True) == "lgbm-compiled"
+    # once compiled, the cached build is used even for small inputs
+    other = replace(trained_model, compiled_predict=None)
+    assert _choose_engine(other, settings, 1_000, None) == "lgbm-compiled"
+    plain = score_frame(trained_model, features, 1, "m", "champion", "flagged")
+    fast = score_frame(other, features, 1, "m", "champion", "flagged")
+    assert fast.equals(plain)

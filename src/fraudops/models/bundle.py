@@ -118,10 +118,15 @@ class FraudModel:
     # threads for tree models: 1 in the API (one core per worker, no OpenMP hand-offs for
     # a single row); bulk scoring sets 0, i.e. every core
     threads: int = 1
+    # bulk scoring may swap LightGBM's predict for the same trees compiled to native code
+    # (``models.compiled``): same probabilities, several times faster
+    compiled_predict: Any = field(default=None, repr=False)
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        if self.algorithm == "lgbm":
+        if self.algorithm == "lgbm" and self.compiled_predict is not None:
+            out = self.compiled_predict(x)
+        elif self.algorithm == "lgbm":
             out = self.estimator.predict(x, num_threads=self.threads)
         elif self.algorithm == "xgb":
             out = self.estimator.inplace_predict(x)
