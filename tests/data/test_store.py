@@ -59,3 +59,39 @@ def test_read_a_date_range(tmp_path: Path, small_transactions: pl.DataFrame) -> 
     part = store.read_dataset(uri, start=date(2026, 3, 2), end=date(2026, 3, 3))
     assert set(part["timestamp"].dt.day().unique()) == {2, 3}
     assert store.read_dataset(str(tmp_path / "missing")).height == 0
+
+
+def test_compaction_merges_closed_days_and_loses_nothing(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    uri = str(tmp_path / "predictions")
+    at = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    for i in range(5):
+        frame = pl.DataFrame({"transaction_id": [f"a{i}", f"b{i}"], "timestamp": [at, at]})
+        store.append_chunk(uri, "2026-03-01", frame, None)
+    # a later chunk with one more column: the merged file keeps both schemas' rows
+    store.append_chunk(
+        uri,
+        "2026-03-01",
+        pl.DataFrame({"transaction_id": ["c"], "timestamp": [at], "score": [0.5]}),
+        None,
+    )
+    store.append_chunk(uri, "2026-03-02", pl.DataFrame({"transaction_id": ["d"]}), None)
+    store.append_chunk(uri, "2026-03-02", pl.DataFrame({"transaction_id": ["e"]}), None)
+    before = store.read_chunks(uri)
+
+    assert store.compact_chunks(uri, date(2026, 3, 2)) == {"2026-03-01": 6}
+    assert len(list((tmp_path / "predictions" / "date=2026-03-01").iterdir())) == 1
+    # the open day (2026-03-02) is left alone
+    assert len(list((tmp_path / "predictions" / "date=2026-03-02").iterdir())) == 2
+    after = store.read_chunks(uri)
+    assert sorted(after["transaction_id"]) == sorted(before["transaction_id"])
+    assert after.filter(pl.col("transaction_id") == "c")["score"].to_list() == [0.5]
+    # idempotent, and a late chunk for a compacted day is merged on the next run
+    assert store.compact_chunks(uri, date(2026, 3, 2)) == {}
+    store.append_chunk(uri, "2026-03-01", pl.DataFrame({"transaction_id": ["late"]}), None)
+    assert store.compact_chunks(uri, date(2026, 3, 3)) == {"2026-03-01": 2, "2026-03-02": 2}
+    assert sorted(store.read_chunks(uri)["transaction_id"]) == sorted(
+        [*before["transaction_id"], "late"]
+    )
+    assert store.compact_chunks(str(tmp_path / "missing"), date(2026, 3, 3)) == {}

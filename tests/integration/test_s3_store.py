@@ -107,6 +107,11 @@ def test_append_only_logs_and_json_documents_on_s3(s3_server: S3Server, bucket: 
     logged = store.read_chunks(uri, date(2026, 3, 1), date(2026, 3, 1), options)
     assert sorted(logged["transaction_id"]) == ["a", "b", "c"]
     assert store.read_chunks(uri, storage_options=options).height == 4
+    # a closed day's chunks become one object; nothing is lost
+    assert store.compact_chunks(uri, date(2026, 3, 2), options) == {"2026-03-01": 2}
+    assert len(s3_server.keys(bucket, "predictions/date=2026-03-01/")) == 1
+    compacted = store.read_chunks(uri, date(2026, 3, 1), date(2026, 3, 1), options)
+    assert sorted(compacted["transaction_id"]) == ["a", "b", "c"]
 
     document = f"s3://{bucket}/monitoring/records/2026-03-02T000000Z.json"
     assert not store.exists(document, options)

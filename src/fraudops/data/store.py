@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import fsspec
@@ -261,6 +261,43 @@ def append_chunk(
         with fs.open(target, "wb") as handle:
             handle.write(payload)
     return target
+
+
+def compact_chunks(
+    uri: str, before: date, storage_options: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Merge each day's chunks into one file, for days before ``before``.
+
+    An API flushes a chunk every few seconds, so a day of traffic is tens of thousands of
+    small files, and every read of the log would open them all. Compaction reads a day's
+    chunks, writes their union as one new chunk, then deletes exactly the files it read:
+    a chunk that arrives meanwhile (a late transaction) stays and is merged next time,
+    and a reader in between sees rows twice at worst, never loses one (the monitor keeps
+    one row per transaction id). Run it from one process at a time (the monitoring DAG
+    has ``max_active_runs=1``). Returns ``{day: files merged}``.
+    """
+    fs, root = _fs(uri, storage_options)
+    if not fs.exists(root):
+        return {}
+    merged: dict[str, int] = {}
+    for entry in sorted(fs.ls(root, detail=False)):
+        name = str(entry).rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("date=") or not _in_range(
+            name.removeprefix("date="), None, before - timedelta(days=1)
+        ):
+            continue
+        paths = sorted(fs.glob(_join(root, name, "*.parquet")))
+        if len(paths) < 2:
+            continue
+        frames = []
+        for path in paths:
+            with fs.open(path, "rb") as handle:
+                frames.append(pl.read_parquet(handle))
+        day = name.removeprefix("date=")
+        append_chunk(uri, day, pl.concat(frames, how="diagonal_relaxed"), storage_options)
+        fs.rm(paths)
+        merged[day] = len(paths)
+    return merged
 
 
 def read_chunks(

@@ -258,6 +258,8 @@ def run_monitoring(
     perf_end = as_of - maturity
     perf_start = perf_end - timedelta(days=performance_days)
     data = settings.resolved_data_uri
+    for log in ("predictions", "label_feed"):  # days before this one get one file each
+        store.compact_chunks(store.join_uri(data, log), as_of.date(), options)
     predictions = store.read_chunks(
         store.join_uri(data, "predictions"), perf_start.date(), as_of.date(), options
     )
