@@ -114,7 +114,7 @@ class FraudModel:
     reference_scale: np.ndarray | None = None
     # a scored sample of training traffic, the baseline of drift monitoring
     reference: Any = None
-    _paths: Any = field(default=None, repr=False)  # flattened trees for fast reasons
+    _paths: Any = field(default=None, repr=False)  # per-leaf tables for fast reasons
     # threads for tree models: 1 in the API (one core per worker, no OpenMP hand-offs for
     # a single row); bulk scoring sets 0, i.e. every core
     threads: int = 1
@@ -161,7 +161,7 @@ class FraudModel:
 
     def score_and_explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and contributions in one pass: for LightGBM (path
-        attribution over the flattened trees) and the linear model the contributions sum
+        attribution over per-leaf tables) and the linear model the contributions sum
         to the raw log-odds, so no second model call is needed."""
         x = np.asarray(x, dtype=np.float64)
         if self.algorithm == "lgbm":
