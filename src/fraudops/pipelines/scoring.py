@@ -16,10 +16,15 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
-from fraudops.serving.service import TOP_REASONS
+from fraudops.serving.service import TOP_REASONS, ReasonWriter
 
 REASON_MODES = ("flagged", "all", "none")
 COMPILE_MIN_ROWS = 500_000  # below this, a first compile (~10 s) costs more than it saves
+
+
+def check_reason_mode(reasons: str) -> None:
+    if reasons not in REASON_MODES:
+        raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
 
 
 def score_frame(
@@ -36,8 +41,7 @@ def score_frame(
     ``all`` every row, ``none`` no row; rows left unexplained have null ``reasons``.
     Probabilities, scores and decisions are the same in every mode.
     """
-    if reasons not in REASON_MODES:
-        raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
+    check_reason_mode(reasons)
     # row-major: what the tree engines read (polars transposes faster than numpy)
     x = features.select(model.feature_names).cast(pl.Float64).to_numpy(order="c")
     probability = model.predict_proba(x)
@@ -76,8 +80,6 @@ def score_frame(
 
 def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
     """``__row`` and ``reasons`` (top contributions, as the API returns them) for ``rows``."""
-    from fraudops.features.spec import describe_features
-
     reason = pl.Struct(
         {"feature": pl.String, "value": pl.Float64, "contribution": pl.Float64, "text": pl.String}
     )
@@ -85,11 +87,10 @@ def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.Data
         return pl.DataFrame(
             schema={"__row": pl.UInt32, "reasons": pl.List(reason)},
         )
-    _, contributions = model.score_and_explain(x[rows])
     values = x[rows]
+    _, contributions = model.score_and_explain(values)
     top = np.argsort(-contributions, axis=1)[:, :TOP_REASONS]
-    described = {f["name"]: f["description"].rstrip(".") for f in describe_features()}
-    labels = [described.get(n, n) for n in model.feature_names]
+    writer = ReasonWriter(model.feature_names)  # the API's wording
     names = np.array(model.feature_names)
     within = np.arange(rows.size)
     columns = []
@@ -102,9 +103,8 @@ def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.Data
                     "feature": names[feature],
                     "value": value,
                     "contribution": np.round(contributions[within, feature], 6),
-                    # the API's wording, formatted the same way (Python's 4 significant digits)
                     "text": [
-                        f"{labels[f]}: {v:.4g}"
+                        writer.text(f, v)
                         for f, v in zip(feature.tolist(), value.tolist(), strict=True)
                     ],
                 }
@@ -134,8 +134,7 @@ def score_dataset(
     from fraudops.pipelines.data import resolve_transactions_uri
     from fraudops.pipelines.training import configure_mlflow
 
-    if reasons not in REASON_MODES:  # before any work is done
-        raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
+    check_reason_mode(reasons)  # before any work is done
     configure_mlflow(settings)
     registry = Registry(
         settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name

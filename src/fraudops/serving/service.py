@@ -35,9 +35,14 @@ def decide(probability: np.ndarray, review: float, decline: float) -> list[str]:
 class ReasonWriter:
     """Turns the largest positive contributions into short sentences for analysts."""
 
-    def __init__(self) -> None:
-        self.names = feature_names()
-        self.descriptions = {f["name"]: f["description"] for f in describe_features()}
+    def __init__(self, names: Sequence[str] | None = None) -> None:
+        self.names = list(names) if names is not None else feature_names()
+        described = {f["name"]: f["description"].rstrip(".") for f in describe_features()}
+        self.labels = [described.get(n, n) for n in self.names]
+
+    def text(self, feature: int, value: float) -> str:
+        """The sentence for feature number ``feature`` (in ``names``) at ``value``."""
+        return f"{self.labels[feature]}: {value:.4g}"
 
     def reasons(self, values: np.ndarray, contributions: np.ndarray) -> list[dict[str, Any]]:
         order = np.argsort(-contributions)[:TOP_REASONS]
@@ -50,7 +55,7 @@ class ReasonWriter:
                     "feature": name,
                     "value": value,
                     "contribution": round(float(contributions[i]), 6),
-                    "text": f"{self.descriptions.get(name, name).rstrip('.')}: {value:.4g}",
+                    "text": self.text(i, value),
                 }
             )
         return out
