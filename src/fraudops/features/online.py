@@ -1090,9 +1090,8 @@ class OnlineFeatureEngine:
                 value = default
             elif numeric:
                 value = float(value)
-            elif type(value) is str:
-                # ids and codes repeat across transactions: one shared copy in the state
-                value = intern(value)
+            else:  # ids and codes repeat across transactions: one shared copy in the state
+                value = _interned(value)
             fields[name] = value
         for name, source in self._fallbacks:
             if fields[name] is None:

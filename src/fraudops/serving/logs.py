@@ -10,17 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from fraudops.data import store
+from fraudops.features.online import to_epoch_us
 
 logger = logging.getLogger(__name__)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 
 
 class AppendLog:
@@ -108,8 +107,5 @@ def _column(name: str, values: list[Any]) -> pl.Series:
     first = next((v for v in values if v is not None), None)
     if not isinstance(first, datetime):
         return pl.Series(name, values, strict=False)
-    micros = [
-        None if v is None else ((v if v.tzinfo else v.replace(tzinfo=UTC)) - _EPOCH) // _ONE_US
-        for v in values
-    ]
+    micros = [None if v is None else to_epoch_us(v) for v in values]
     return pl.Series(name, micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
