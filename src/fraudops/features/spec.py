@@ -32,7 +32,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fraudops.schema import CHANNELS, TRANSACTION_FIELDS
 
@@ -42,8 +42,7 @@ SEMANTICS_VERSION = "1"
 
 Entity = Literal["card_id", "terminal_id", "merchant_id"]
 FilterOp = Literal["==", "!=", "<", "<=", ">", ">="]
-Kind = Literal[
-    # windowed over an entity's history
+WindowedKind = Literal[  # aggregated over an entity's history
     "count",
     "sum",
     "mean",
@@ -54,7 +53,8 @@ Kind = Literal[
     "ratio_to_mean",
     "fraud_count",
     "fraud_rate",
-    # context of the transaction itself
+]
+ContextKind = Literal[  # computed from the transaction itself
     "value",
     "log1p",
     "hour",
@@ -64,21 +64,9 @@ Kind = Literal[
     "code",
     "distance_home",
 ]
+Kind = Literal[WindowedKind, ContextKind]
 
-WINDOWED_KINDS = frozenset(
-    {
-        "count",
-        "sum",
-        "mean",
-        "max",
-        "distinct",
-        "is_new",
-        "seconds_since_prev",
-        "ratio_to_mean",
-        "fraud_count",
-        "fraud_rate",
-    }
-)
+WINDOWED_KINDS = frozenset(get_args(WindowedKind))
 LABEL_KINDS = frozenset({"fraud_count", "fraud_rate"})
 NUMERIC_KINDS = frozenset({"sum", "mean", "max", "ratio_to_mean", "value", "log1p"})
 CATEGORICAL_KINDS = frozenset({"distinct", "is_new"})
