@@ -9,6 +9,7 @@ shipped file and the rules' unit tests live in tests/deployment/test_prometheus_
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -59,6 +60,12 @@ def transaction(tx_id: str, minutes: int) -> dict[str, Any]:
     }
 
 
+def evaluated_at(rule: dict[str, Any]) -> float:
+    """A rule's last evaluation (Prometheus gives RFC 3339 with nanoseconds) as epoch s."""
+    stamp = re.sub(r"(\.\d{6})\d+", r"\1", rule["lastEvaluation"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
+
+
 def test_prometheus_scrapes_both_replicas_with_the_shipped_rules(
     replicas_prometheus: PrometheusServer, linear_replicas: Replicas
 ) -> None:
@@ -94,6 +101,7 @@ def test_prometheus_scrapes_both_replicas_with_the_shipped_rules(
             lambda r, own=own: by_instance(r).get(instances[0]) == own,
         )
     info = prometheus.wait_for(f"fraudops_model_info{{{JOB}}} == 1", lambda r: len(r) == 2)
+    healthy_since = time.time()  # both replicas serve a model in Prometheus's data from here
     name = linear_replicas.env["FRAUDOPS_MODEL_NAME"]
     assert {
         (s["metric"]["instance"], s["metric"]["name"], s["metric"]["version"], s["metric"]["alias"])
@@ -106,12 +114,15 @@ def test_prometheus_scrapes_both_replicas_with_the_shipped_rules(
     assert set(by_instance(latency)) == set(instances)
 
     # the shipped alert rules load, evaluate without error against these series, and
-    # stay quiet for healthy replicas serving a model
+    # stay quiet for healthy replicas serving a model. A rule evaluated before the model
+    # loaded may still be pending: judge the states of an evaluation after healthy_since.
     shipped = yaml.safe_load(ALERTS.read_text())["groups"]
     deadline = time.monotonic() + 30
     groups = prometheus.rules()
     while time.monotonic() < deadline and any(
-        rule["health"] != "ok" for group in groups for rule in group["rules"]
+        rule["health"] != "ok" or evaluated_at(rule) <= healthy_since
+        for group in groups
+        for rule in group["rules"]
     ):
         time.sleep(0.5)
         groups = prometheus.rules()
