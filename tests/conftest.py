@@ -56,7 +56,7 @@ def trained_model(model_history: pl.DataFrame):  # type: ignore[no-untyped-def]
 
     features = build_offline_features(model_history)
     model, _ = train_calibrated(
-        "lgbm", features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), delay_days=3
+        "lgbm", features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), maturity_days=3
     )
     model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
     return model

@@ -63,7 +63,14 @@ def test_online_redis_equals_offline(redis_server: str, stream: Stream) -> None:
 def test_replicas_share_state_and_labels(redis_server: str) -> None:
     """Two API replicas on one Redis behave as one engine."""
     transactions = generate(
-        SimulationConfig(customers=40, days=14, fraud_rate=0.05, label_delay_mean_days=2, seed=12)
+        SimulationConfig(
+            customers=40,
+            days=14,
+            fraud_rate=0.05,
+            label_delay_model="gamma",
+            label_delay_mean_days=2,
+            seed=12,
+        )
     )
     labels = label_feed_from_transactions(transactions)
     prefix = f"test-{uuid.uuid4().hex[:12]}"

@@ -62,7 +62,14 @@ def test_parity_on_simulated_traffic() -> None:
     from fraudops.schema import label_feed_from_transactions
 
     transactions = generate(
-        SimulationConfig(customers=60, days=21, fraud_rate=0.05, label_delay_mean_days=2, seed=3)
+        SimulationConfig(
+            customers=60,
+            days=21,
+            fraud_rate=0.05,
+            label_delay_model="gamma",
+            label_delay_mean_days=2,
+            seed=3,
+        )
     )
     engine = OnlineFeatureEngine(MemoryOnlineStore())
     online = replay(engine, transactions, label_feed_from_transactions(transactions))

@@ -176,6 +176,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             test_end=first_live,
             k=config.k,
             reason="initial",
+            label_cutoff=first_live,  # built on day 0 of the live part, with what it knows
         ),
         emit=lambda kind, payload: emit(f"train:{kind}", payload),
     )
