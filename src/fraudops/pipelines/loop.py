@@ -24,6 +24,7 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
+from fraudops.features.spec import max_retention
 from fraudops.models.evaluate import average_precision
 from fraudops.pipelines.data import generate_to_store, validate_dataset
 from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
@@ -64,8 +65,8 @@ class LoopConfig:
     test_days: int = 4
     label_maturity_days: int = 7
     k: int = 50
-    # simulated before day 0 so that 30-day feature windows are full from day 0 on
-    burn_in_days: int = 30
+    # simulated before day 0 so that every feature window is full from day 0 on
+    burn_in_days: int = field(default_factory=lambda: max_retention().days)
 
     def __post_init__(self) -> None:
         if self.warmup_days < 21:
