@@ -10,6 +10,7 @@ import pytest
 
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel, LinearModel
+from fraudops.models.decision import DecisionThresholds
 from fraudops.monitoring.drift import drift_table, feature_drift, population_stability_index
 from fraudops.monitoring.performance import known_fraud_ids, matured_performance
 from fraudops.pipelines.monitoring import assess_window
@@ -56,7 +57,7 @@ def test_only_labels_reported_by_the_as_of_time_count() -> None:
         }
     )
     perf = matured_performance(
-        predictions, labels, T0 + timedelta(days=2), 2, {"review": 0.5, "decline": 0.85}
+        predictions, labels, T0 + timedelta(days=2), 2, DecisionThresholds(0.5, 0.85)
     )
     assert perf["known_frauds"] == 1
     assert perf["average_precision"] == pytest.approx(1.0)

@@ -24,6 +24,7 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
+from fraudops.models.decision import FLAGGED
 from fraudops.models.evaluate import average_precision
 from fraudops.pipelines.data import generate_to_store, validate_dataset
 from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
@@ -227,7 +228,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         prediction_log.flush()
         label_log.flush()
         frauds = arrived.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
-        caught = sum(decisions.get(t) in ("review", "decline") for t in frauds)
+        caught = sum(decisions.get(t) in FLAGGED for t in frauds)
 
         serving = holder.current
         assert serving is not None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
+from fraudops.models.decision import decision_rates
 from fraudops.monitoring.drift import drift_table, evidently_report, population_stability_index
 from fraudops.monitoring.performance import matured_performance
 
@@ -71,14 +72,6 @@ def drift_features() -> list[str]:
     return [f.name for f in FEATURES if f.kind not in CLOCK_KINDS]
 
 
-def _rates(probability: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:
-    if probability.size == 0:
-        return {"review": 0.0, "decline": 0.0}
-    decline = probability >= thresholds["decline"]
-    review = (probability >= thresholds["review"]) & ~decline
-    return {"review": float(review.mean()), "decline": float(decline.mean())}
-
-
 def assess_window(
     predictions: pl.DataFrame,
     reference: pl.DataFrame,
@@ -95,7 +88,7 @@ def assess_window(
 ) -> MonitoringRecord:
     """Everything the monitor decides, as a pure function of frames and settings."""
     features = list(features or drift_features())
-    thresholds = model.thresholds
+    thresholds = model.decision_thresholds
     drifts = drift_table(reference, predictions, features) if predictions.height else []
     drift_share = float(np.mean([d.drifted for d in drifts])) if drifts else None
     score = predictions["fraud_probability"].to_numpy() if predictions.height else np.array([])
@@ -118,8 +111,10 @@ def assess_window(
         drifted_features=[d.feature for d in drifts if d.drifted],
         feature_drift={d.feature: round(d.statistic, 6) for d in drifts},
         score_psi=psi,
-        decision_rates=_rates(score, thresholds),
-        reference_decision_rates=_rates(reference["fraud_probability"].to_numpy(), thresholds),
+        decision_rates=decision_rates(score, thresholds),
+        reference_decision_rates=decision_rates(
+            reference["fraud_probability"].to_numpy(), thresholds
+        ),
         performance_window=list(performance_window) if performance_window else None,
         performance=performance,
         champion_test_average_precision=test_ap,
