@@ -26,6 +26,7 @@ from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
 from fraudops.models.decision import FLAGGED
 from fraudops.models.evaluate import average_precision
+from fraudops.monitoring.retrain import RetrainPolicy
 from fraudops.pipelines.data import generate_to_store, validate_dataset
 from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
 from fraudops.pipelines.training import TrainingOptions, run_training
@@ -199,7 +200,10 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
     )
 
     world = World(sim)
-    last_retrain = -(10**9)
+    policy = RetrainPolicy.from_settings(
+        settings, cooldown=timedelta(days=config.retrain_cooldown_days)
+    )
+    triggers: list[datetime] = []
     alarm_yesterday = False
     for index in range(burn + config.warmup_days, burn + config.days):
         day = sim.day_of(index)
@@ -232,7 +236,6 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
 
         serving = holder.current
         assert serving is not None
-        may_retrain = index - last_retrain >= config.retrain_cooldown_days
         record: MonitoringRecord = run_monitoring(
             settings,
             end,
@@ -259,8 +262,9 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             reasons=record.verdict.reasons,
             champion_version=serving.version,
         )
-        if record.verdict.retrain and may_retrain:
-            last_retrain = index
+        decision = policy.decide(record.verdict.reasons, end, triggers)
+        if decision.retrain:
+            triggers.append(end)
             retrain = run_training(
                 settings,
                 validated,
@@ -271,7 +275,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
                     test_days=config.test_days,
                     test_end=end,
                     k=config.k,
-                    reason="; ".join(record.verdict.reasons)[:250],
+                    reason=decision.reason,
                     label_cutoff=end,
                     log_pyfunc=False,
                 ),

@@ -22,17 +22,23 @@ from fraudops.models.bundle import FraudModel
 from fraudops.models.decision import decision_rates
 from fraudops.monitoring.drift import drift_table, evidently_report, population_stability_index
 from fraudops.monitoring.performance import matured_performance
+from fraudops.monitoring.retrain import RetrainPolicy, judged_average_precision
 
 logger = logging.getLogger(__name__)
 
 # calendar features follow the clock, not the world: a Saturday is not drift
 CLOCK_KINDS = frozenset({"hour", "is_night", "is_weekend"})
-MIN_FRAUDS_FOR_PERFORMANCE = 5
 
 
 class Verdict(BaseModel):
+    """The retraining verdict of a window and the alarms behind it (RetrainPolicy's rule;
+    the API exports the alarms as gauges, which the Prometheus alerts read)."""
+
     retrain: bool
     reasons: list[str] = Field(default_factory=list)
+    drift_alarm: bool = False
+    score_alarm: bool = False
+    performance_degraded: bool = False
 
 
 class MonitoringRecord(BaseModel):
@@ -57,13 +63,7 @@ class MonitoringRecord(BaseModel):
 
     @property
     def live_average_precision(self) -> float | None:
-        if (
-            not self.performance
-            or self.performance.get("known_frauds", 0) < MIN_FRAUDS_FOR_PERFORMANCE
-        ):
-            return None
-        value = self.performance.get("average_precision")
-        return None if value is None or not np.isfinite(value) else float(value)
+        return judged_average_precision(self.performance)
 
 
 def drift_features() -> list[str]:
@@ -120,19 +120,16 @@ def assess_window(
         champion_test_average_precision=test_ap,
         verdict=Verdict(retrain=False),
     )
-    reasons = []
-    if drift_share is not None and drift_share > settings.drift_share_threshold:
-        shown = ", ".join(record.drifted_features[:5])
-        more = "…" if len(record.drifted_features) > 5 else ""
-        reasons.append(
-            f"drift share {drift_share:.2f} > {settings.drift_share_threshold:g} ({shown}{more})"
-        )
-    if psi is not None and psi > settings.psi_threshold:
-        reasons.append(f"score PSI {psi:.3f} > {settings.psi_threshold:g}")
+    policy = RetrainPolicy.from_settings(settings)
     live_ap = record.live_average_precision
-    if live_ap is not None and live_ap < settings.live_ap_floor:
-        reasons.append(f"live average precision {live_ap:.3f} < floor {settings.live_ap_floor:g}")
-    record.verdict = Verdict(retrain=bool(reasons), reasons=reasons)
+    reasons = policy.reasons(drift_share, record.drifted_features, psi, live_ap)
+    record.verdict = Verdict(
+        retrain=bool(reasons),
+        reasons=reasons,
+        drift_alarm=policy.drift_alarm(drift_share),
+        score_alarm=policy.score_alarm(psi),
+        performance_degraded=policy.performance_degraded(live_ap),
+    )
     return record
 
 
@@ -180,6 +177,9 @@ def export_gauges(record: MonitoringRecord, metrics: Any) -> None:
     for decision, rate in record.decision_rates.items():
         metrics.decision_rate.labels(decision).set(rate)
     metrics.retrain_triggered.set(1.0 if record.verdict.retrain else 0.0)
+    metrics.drift_alarm.set(1.0 if record.verdict.drift_alarm else 0.0)
+    metrics.score_drift_alarm.set(1.0 if record.verdict.score_alarm else 0.0)
+    metrics.performance_degraded.set(1.0 if record.verdict.performance_degraded else 0.0)
 
 
 def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
