@@ -139,7 +139,7 @@ def _interleave(
 
 def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
     """Run the whole simulation; ``settings.home`` is the loop's (fresh) workspace."""
-    from fraudops.features.online import OnlineFeatureEngine, open_online_store
+    from fraudops.features.online import OnlineFeatureEngine, open_online_store, warm_up_days
     from fraudops.monitoring.metrics import ServiceMetrics
     from fraudops.serving.logs import AppendLog
     from fraudops.serving.model_loader import ModelHolder
@@ -191,7 +191,8 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         raise RuntimeError(f"no champion after initial training: {holder.status.last_error}")
     engine = OnlineFeatureEngine(open_online_store("memory://"))
     history = store.read_dataset(clean, storage_options=options)
-    engine.backfill(history.filter(pl.col("timestamp") >= first_live - timedelta(days=35)))
+    warm_from = first_live - timedelta(days=warm_up_days())
+    engine.backfill(history.filter(pl.col("timestamp") >= warm_from))
     prediction_log = AppendLog(settings.dataset_uri("predictions"), storage_options=options)
     label_log = AppendLog(settings.dataset_uri("label_feed"), storage_options=options)
     service = ScoringService(holder, engine, prediction_log, label_log, metrics)

@@ -189,12 +189,18 @@ def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.Data
 
 
 def score_stored_window(
-    settings: Settings, model: FraudModel, start: datetime, end: datetime, history_days: int = 35
+    settings: Settings,
+    model: FraudModel,
+    start: datetime,
+    end: datetime,
+    history_days: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Score stored transactions of ``[start, end)`` through the offline features, for
     monitoring incoming data when no prediction log exists (batch deployments, the DAGs).
+    ``history_days`` before ``start`` are read too (default: the features' look-back).
     Returns prediction-log-shaped rows and the label feed known in the store."""
     from fraudops.features.offline import build_offline_features
+    from fraudops.features.online import warm_up_days
     from fraudops.pipelines.data import resolve_transactions_uri
     from fraudops.schema import label_feed_from_transactions
 
@@ -204,7 +210,7 @@ def score_stored_window(
         uri = settings.dataset_uri("raw")
     uri = resolve_transactions_uri(uri, options)
     history = store.read_dataset(
-        uri, (start - timedelta(days=history_days)).date(), end.date(), options
+        uri, (start - timedelta(days=history_days or warm_up_days())).date(), end.date(), options
     )
     if history.height == 0:
         return pl.DataFrame(), pl.DataFrame()

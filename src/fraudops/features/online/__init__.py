@@ -29,6 +29,7 @@ holds, derived from the spec), :mod:`.store` (the backend interface), :mod:`.mem
 
 from __future__ import annotations
 
+from fraudops.features.online.backfill import WARM_UP_DAYS, warm_up_days
 from fraudops.features.online.engine import OnlineFeatureEngine
 from fraudops.features.online.layout import (
     BackfillData,
@@ -44,6 +45,7 @@ from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import to_epoch_us
 
 __all__ = [
+    "WARM_UP_DAYS",
     "BackfillData",
     "EntityLayout",
     "EntityView",
@@ -56,6 +58,7 @@ __all__ = [
     "build_layout",
     "open_online_store",
     "to_epoch_us",
+    "warm_up_days",
 ]
 
 

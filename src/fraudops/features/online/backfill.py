@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
 
 from fraudops.features.online.layout import BackfillData, StoreLayout
 from fraudops.features.online.times import BEFORE_EVERYTHING
-from fraudops.features.spec import NUMERIC_COLUMNS, Filter
+from fraudops.features.spec import FEATURES, NUMERIC_COLUMNS, FeatureDef, Filter, max_retention
+
+
+def warm_up_days(features: Sequence[FeatureDef] = FEATURES) -> int:
+    """Whole days of history a warm start (or a stored window scored offline) needs: the
+    longest look-back of any feature. Older history changes no feature value."""
+    return math.ceil(max_retention(tuple(features)) / timedelta(days=1))
+
+
+WARM_UP_DAYS = warm_up_days()  # of the spec's features
 
 
 def backfill_data(
