@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from features_support import Stream, replay, streams
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
 from fraudops.features.spec import feature_names
-from fraudops.features.testing import Stream, replay, streams
 from fraudops.schema import label_feed_from_transactions
 
 pytestmark = pytest.mark.integration

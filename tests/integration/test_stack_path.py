@@ -182,6 +182,10 @@ def test_generate_validate_train_serve_label_monitor_scrape(
         ("fraudops_score_psi", record["score_psi"]),
         ("fraudops_drift_share", record["drift_share"]),
         ("fraudops_monitoring_retrain_triggered", float(record["verdict"]["retrain"])),
+        # the verdict's alarms, which the model-monitoring alerts fire on
+        ("fraudops_drift_alarm", float(record["verdict"]["drift_alarm"])),
+        ("fraudops_score_drift_alarm", float(record["verdict"]["score_alarm"])),
+        ("fraudops_performance_degraded", float(record["verdict"]["performance_degraded"])),
     ):
         prometheus.wait_for(
             f"{gauge}{job}",

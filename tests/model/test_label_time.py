@@ -123,7 +123,7 @@ def test_short_windows_with_a_seven_day_delay_train_all_four_models(
         test_end=_day(49),
         register=False,
     )
-    split, results, _ = train_candidates(data, options)
+    _, results, _ = train_candidates(data, options)
     assert [r.algorithm for r in results] == ["lr", "rf", "xgb", "lgbm"]
     for result in results:
         assert 0 < result.test_metrics["average_precision"] <= 1

@@ -59,9 +59,7 @@ def brute_force(frame: pl.DataFrame, entity: str, window: timedelta, delay: time
             < (row["timestamp"], row["transaction_id"])
             and t - delay - window < other["timestamp"] <= t - delay
         ]
-        known = [
-            o for o in inside if o["is_fraud"] == 1 and o["label_available_at"] <= t
-        ]
+        known = [o for o in inside if o["is_fraud"] == 1 and o["label_available_at"] <= t]
         values.append(len(known) / len(inside) if inside else 0.0)
     return values
 
@@ -92,7 +90,8 @@ def test_matured_rates_equal_a_brute_force_reference_in_both_engines(seed: int) 
     online = online_vectors(frame)
     names = feature_names()
     for f in MATURED:
-        assert f.entity is not None and f.window is not None
+        assert f.entity is not None
+        assert f.window is not None
         expected = brute_force(frame, f.entity, f.window, f.delay)
         np.testing.assert_allclose(offline[f.name].to_numpy(), expected, atol=1e-12)
         np.testing.assert_allclose(online[:, names.index(f.name)], expected, atol=1e-12)

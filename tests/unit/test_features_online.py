@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features_support import replay
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import (
@@ -19,7 +20,6 @@ from fraudops.features.online import (
     to_epoch_us,
 )
 from fraudops.features.spec import FEATURES, LABEL_HORIZON, FeatureDef, feature_names
-from fraudops.features.testing import replay
 from fraudops.schema import conform, label_feed_from_transactions
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

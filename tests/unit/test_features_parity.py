@@ -13,10 +13,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features_support import Stream, replay, streams
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
 from fraudops.features.spec import feature_names
-from fraudops.features.testing import Stream, replay, streams
 
 
 def assert_parity(online: np.ndarray, offline: np.ndarray) -> None:

@@ -157,10 +157,10 @@ def test_adding_a_feature_is_one_entry() -> None:
     import numpy as np
     import polars as pl
 
+    from features_support import replay
     from fraudops.data.generate import SimulationConfig, generate
     from fraudops.features.offline import build_offline_features
     from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
-    from fraudops.features.testing import replay
 
     extra = FeatureDef(
         "card_atm_amount_sum_7d",

@@ -19,7 +19,7 @@ from pydantic.json_schema import models_json_schema
 from fraudops import __version__
 from fraudops.config import Settings
 from fraudops.data.store import join_uri
-from fraudops.features.online import OnlineFeatureEngine, open_online_store
+from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
 from fraudops.monitoring.metrics import ServiceMetrics
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
@@ -141,7 +141,7 @@ def start_state(
     state: AppState,
     poll_registry: bool = True,
     warm_from: str | None = None,
-    warm_days: int = 35,
+    warm_days: int = WARM_UP_DAYS,
 ) -> None:
     """Open the online store and logs, start the model poller (idempotent)."""
     settings = state.settings
@@ -211,7 +211,7 @@ def create_app(
     holder: ModelHolder | None = None,
     poll_registry: bool = True,
     warm_from: str | None = None,
-    warm_days: int = 35,
+    warm_days: int = WARM_UP_DAYS,
     hot_path: bool = True,
 ) -> FastAPI:
     state = build_state(settings, holder)

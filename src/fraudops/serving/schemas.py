@@ -7,15 +7,19 @@ step); unknown fields are refused so a misspelt field never silently becomes a d
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from fraudops.schema import MAX_AMOUNT
+from fraudops.schema import CHANNELS, ENTRY_MODES, FIELDS_BY_NAME, MAX_AMOUNT
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Channel = Literal["pos", "contactless", "ecom", "atm"]
-EntryMode = Literal["chip", "magstripe", "contactless", "keyed", "ecom", "unknown"]
+if TYPE_CHECKING:  # the allowed values are the schema's, known at run time
+    Channel = str
+    EntryMode = str
+else:
+    Channel = Literal[CHANNELS]
+    EntryMode = Literal[ENTRY_MODES]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -54,8 +58,8 @@ class TransactionIn(BaseModel):
     mcc: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] = "0000"
     amount: float = Field(gt=0, le=MAX_AMOUNT, description="Transaction amount, > 0.")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
-    channel: Channel = "pos"
-    entry_mode: EntryMode = "unknown"
+    channel: Channel = FIELDS_BY_NAME["channel"].default
+    entry_mode: EntryMode = FIELDS_BY_NAME["entry_mode"].default
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ZZ"
     customer_lat: float | None = Field(None, ge=-90, le=90)
     customer_lon: float | None = Field(None, ge=-180, le=180)

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import ValidationError
 
+from fraudops.schema import FALLBACKS
 from fraudops.serving.deps import ApiKey
 from fraudops.serving.schemas import (
     EXAMPLE_TRANSACTION,
@@ -77,8 +78,8 @@ def _to_dicts(transactions: list[TransactionIn]) -> list[dict[str, Any]]:
     rows = []
     for tx in transactions:
         row = tx.model_dump()
-        row["customer_id"] = row["customer_id"] or row["card_id"]
-        row["terminal_id"] = row["terminal_id"] or row["merchant_id"]
+        for name, source in FALLBACKS.items():
+            row[name] = row[name] or row[source]
         rows.append(row)
     return rows
 
