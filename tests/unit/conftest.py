@@ -103,6 +103,11 @@ def register_linear_versions(home: Path, versions: int, champion: int | None) ->
 
 
 @pytest.fixture(scope="session")
+def linear_model() -> Any:
+    return linear_fraud_model()
+
+
+@pytest.fixture(scope="session")
 def linear_registry(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., EmbeddedRegistry]:
