@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from fraudops.cli.common import console, err_console, progress_bar, settings, user_errors
-from fraudops.cli.training import comparison_table
+from fraudops.cli.training import comparison_table, parse_models
 
 
 def demo(
@@ -27,6 +27,9 @@ def demo(
     warmup_days: Annotated[
         int, typer.Option(min=21, help="Days of history before going live.")
     ] = 30,
+    models: Annotated[
+        str, typer.Option(help="Comma list of lr, rf, xgb, lgbm for the first champion.")
+    ] = "lr,rf,xgb,lgbm",
 ) -> None:
     """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
     from fraudops.monitoring.report import render_report
@@ -46,6 +49,7 @@ def demo(
             warmup_days=warmup_days,
             seed=seed,
             customers=customers,
+            initial_models=parse_models(models),
         )
     home = Path(s.home)
     if s.data_uri or s.mlflow_tracking_uri:

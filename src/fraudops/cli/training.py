@@ -20,6 +20,18 @@ from fraudops.cli.common import (
 )
 
 
+def parse_models(value: str) -> tuple[str, ...]:
+    """``--models lr,lgbm``: known algorithm names, in the order given."""
+    from fraudops.models.train import ALGORITHM_NAMES
+
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in ALGORITHM_NAMES]
+    if not names or unknown:
+        known = ", ".join(ALGORITHM_NAMES)
+        raise CliError(f"--models takes a comma list of {known}; got {value!r}")
+    return names
+
+
 def comparison_table(models: dict[str, dict[str, float]], best: str | None) -> Table:
     from fraudops.models.train import ALGORITHM_NAMES
 
@@ -97,7 +109,7 @@ def train(
         if calibration not in ("isotonic", "platt", "none"):
             raise CliError(f"--calibration must be isotonic, platt or none, got {calibration!r}")
         options = TrainingOptions(
-            models=tuple(m.strip() for m in models.split(",") if m.strip()),
+            models=parse_models(models),
             trials=trials,
             timeout_seconds=timeout,
             tune_model=tune_model,
