@@ -34,6 +34,8 @@ import httpx
 import pytest
 import yaml
 
+from linear_models import linear_fraud_model
+
 pytestmark = pytest.mark.integration
 
 
@@ -664,6 +666,8 @@ def serving_api(
     port = port or free_port()
     # every replica its own metrics port (the image's 9464 would clash on one host)
     env = {**env, "FRAUDOPS_METRICS_PORT": env.get("FRAUDOPS_METRICS_PORT") or str(free_port())}
+    # SIGTERM drains 20 s by default (for a load balancer); no test here waits on that
+    env.setdefault("FRAUDOPS_DRAIN_SECONDS", "1")
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"api-{port}.log"
     command = [fraudops, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
@@ -825,27 +829,6 @@ def start_prometheus(
 
 
 LINEAR_MODEL_NAME = "fraud-detector-linear"
-# Two features carry the score, so predictions show them in their reasons (with values).
-LINEAR_FEATURES = {"card_tx_count_24h": 0.6, "terminal_fraud_rate_1d": 3.0}
-
-
-def linear_fraud_model() -> Any:
-    """A logistic model over the served feature spec, weighted on two features whose
-    contributions are always positive (mean -1), so they always lead the reasons."""
-    import numpy as np
-
-    from fraudops.features.spec import feature_names
-    from fraudops.models.bundle import FraudModel, LinearModel
-
-    names = feature_names()
-    coef = np.array([LINEAR_FEATURES.get(name, 0.0) for name in names])
-    mean = np.array([-1.0 if name in LINEAR_FEATURES else 0.0 for name in names])
-    estimator = LinearModel(
-        fill=np.zeros(len(names)), mean=mean, scale=np.ones(len(names)), coef=coef, intercept=-5.0
-    )
-    return FraudModel(
-        "lr", estimator, names, metadata={"thresholds": {"review": 0.3, "decline": 0.8}}
-    )
 
 
 @pytest.fixture(scope="session")

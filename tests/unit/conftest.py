@@ -12,30 +12,11 @@ from typing import Any
 import pytest
 
 from fraudops.config import Settings
+from linear_models import linear_fraud_model
 
-# Two features carry the score, so every prediction has reasons (with values).
-LINEAR_WEIGHTS = {"card_tx_count_24h": 0.6, "terminal_fraud_rate_1d": 3.0}
 DATA_START = date(2026, 3, 1)
 DATA_DAYS = 10
 TEST_DAYS = 4
-
-
-def linear_fraud_model() -> Any:
-    """A logistic model over the served feature spec, weighted on two features."""
-    import numpy as np
-
-    from fraudops.features.spec import feature_names
-    from fraudops.models.bundle import FraudModel, LinearModel
-
-    names = feature_names()
-    coef = np.array([LINEAR_WEIGHTS.get(name, 0.0) for name in names])
-    mean = np.array([-1.0 if name in LINEAR_WEIGHTS else 0.0 for name in names])
-    estimator = LinearModel(
-        fill=np.zeros(len(names)), mean=mean, scale=np.ones(len(names)), coef=coef, intercept=-5.0
-    )
-    return FraudModel(
-        "lr", estimator, names, metadata={"thresholds": {"review": 0.3, "decline": 0.8}}
-    )
 
 
 @dataclass(frozen=True)

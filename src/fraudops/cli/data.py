@@ -120,6 +120,14 @@ def _failures_table(report: dict[str, Any]) -> Table | None:
     return table
 
 
+def _print_report(report: dict[str, Any], title: str, out: str) -> None:
+    console.print(_report_table(report, title))
+    failures = _failures_table(report)
+    if failures:
+        console.print(failures)
+    console.print(f"clean data: {report['clean_uri']}  report: {out}/report.json")
+
+
 @data_app.command("validate")
 def data_validate(
     input: Annotated[str, typer.Option("--input", help="Dataset to validate (path or s3://).")],
@@ -153,11 +161,7 @@ def data_validate(
             report = store.read_json(f"{out}/report.json", s.storage_options())
             console.print(_report_table(report, "Validation"))
             raise
-    console.print(_report_table(report, "Validation"))
-    failures = _failures_table(report)
-    if failures:
-        console.print(failures)
-    console.print(f"clean data: {report['clean_uri']}  report: {out}/report.json")
+    _print_report(report, "Validation", out)
 
 
 @data_app.command("ingest")
@@ -178,8 +182,4 @@ def data_ingest(
     limit = s.max_bad_fraction if max_bad_fraction is None else max_bad_fraction
     with user_errors():
         report = ingest_export(input, load_mapping(mapping), out, limit, s.storage_options())
-    console.print(_report_table(report, f"Ingested {input}"))
-    failures = _failures_table(report)
-    if failures:
-        console.print(failures)
-    console.print(f"clean data: {report['clean_uri']}  report: {out}/report.json")
+    _print_report(report, f"Ingested {input}", out)
