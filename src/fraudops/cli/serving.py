@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fraudops.cli.common import console, err_console, settings, user_errors
+from fraudops.cli.common import CliError, console, err_console, settings, user_errors
 
 
 def serve(
@@ -33,7 +33,10 @@ def serve(
     if metrics_port is not None:
         console.print(f"metrics on http://{host}:{metrics_port}/metrics")
     with user_errors():
-        run_server(s, host, port, warm_from=warm_from, warm_days=warm_days, access_log=access_log)
+        try:
+            run_server(s, host, port, warm_from, warm_days, access_log)
+        except OSError as exc:  # e.g. the metrics port is taken
+            raise CliError(f"cannot serve on {host}: {exc}") from None
 
 
 def smoke(
