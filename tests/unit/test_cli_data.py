@@ -97,3 +97,16 @@ def test_the_cli_imports_no_heavy_library_until_a_command_runs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_version_and_bare_invocation() -> None:
+    from fraudops import __version__
+
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0, version.output
+    assert version.output.strip() == f"fraudops {__version__}"
+    bare = runner.invoke(app, [])  # click answers a bare group with its help (exit 2)
+    assert "Commands" in bare.output
+    options_only = runner.invoke(app, ["--log-level", "INFO"])
+    assert options_only.exit_code == 0
+    assert "Commands" in options_only.output

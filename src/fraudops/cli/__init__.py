@@ -32,8 +32,9 @@ app.command("demo")(loop.demo)
 app.command("monitor")(monitoring.monitor)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
     ] = False,
@@ -42,6 +43,9 @@ def main(
     """fraudops: simulate, validate, featurise, train, serve and monitor fraud models."""
     if version:
         console.print(f"fraudops {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:  # `fraudops` alone: the help, as before
+        console.print(ctx.get_help())
         raise typer.Exit()
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # results come as tables; library chatter (MLflow's database set-up, SQLAlchemy's
