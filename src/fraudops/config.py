@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_ADMIN_API_KEY = "dev-admin-key"
 MODEL_NAME = "fraud-detector"
+# Where a production API serves /metrics when FRAUDOPS_METRICS_PORT is not set.
+PRODUCTION_METRICS_PORT = 9464
 
 
 class Settings(BaseSettings):
@@ -81,6 +83,28 @@ class Settings(BaseSettings):
     promotion_ap_margin: float = Field(
         0.005, description="A challenger must beat the champion's AP by at least this."
     )
+    drain_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="After SIGTERM the API keeps serving this long with readiness 503 (longer "
+        "than the load balancer's 15 s health-check interval), then stops accepting.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this long."
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A connection that has not sent complete request headers this long after "
+        "opening (or after starting a request) is closed.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port instead of the API port (default: the API "
+        f"port in development, {PRODUCTION_METRICS_PORT} in production).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
@@ -102,6 +126,13 @@ class Settings(BaseSettings):
                     "in production (the default or an empty key is refused)"
                 )
         return self
+
+    @property
+    def resolved_metrics_port(self) -> int | None:
+        """The private metrics port, or ``None`` when /metrics is served on the API port."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return PRODUCTION_METRICS_PORT if self.env == "production" else None
 
     # Resolved locations: the embedded defaults hang off the home folder.
     @property

@@ -106,7 +106,11 @@ def test_prometheus_scrapes_the_api_and_loads_the_rules() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     api = jobs["fraudops-api"]
     assert api.get("metrics_path", "/metrics") == "/metrics"
-    assert [t for sc in api["static_configs"] for t in sc["targets"]] == ["api:8000"]
+    # production (the stack's FRAUDOPS_ENV) serves metrics on their own port, not the API's
+    from fraudops.config import PRODUCTION_METRICS_PORT
+
+    targets = [t for sc in api["static_configs"] for t in sc["targets"]]
+    assert targets == [f"api:{PRODUCTION_METRICS_PORT}"]
     # $__rate_interval in Grafana assumes this scrape interval (datasource timeInterval).
     assert config["global"]["scrape_interval"] == "15s"
 

@@ -109,7 +109,7 @@ def test_generate_validate_train_serve_label_monitor_scrape(
         else:
             assert reloaded.json() == {"reloaded": True, "version": 1}, reloaded.text
     assert api.wait_ready()["model_version"] == 1
-    prometheus = start_prometheus([f"127.0.0.1:{api.port}"])
+    prometheus = start_prometheus([api.metrics_target])
     last_day = START + timedelta(days=DAYS - 1)
     day = store.read_dataset(raw, last_day, last_day, options).sort("timestamp")
     batches = [day.slice(i, 200) for i in range(0, day.height, 200)]

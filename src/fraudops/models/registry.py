@@ -142,8 +142,8 @@ class Registry:
 
     def rollback(self) -> tuple[int, int]:
         """Move ``champion`` back to the previous champion; returns (from, to)."""
-        history = self._history()
-        current = self.version_by_alias(CHAMPION)
+        current = self.version_by_alias(CHAMPION)  # None also when nothing is registered
+        history = self._history() if current is not None else []
         if current is None or len(history) < 2:
             raise RegistryError("there is no previous champion to roll back to")
         history = [v for v in history if v != current]
