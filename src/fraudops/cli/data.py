@@ -34,8 +34,16 @@ def data_generate(
     tx_per_day: Annotated[
         float, typer.Option(min=0.01, help="Mean transactions per card holder per day.")
     ] = 1.6,
+    label_delay_model: Annotated[
+        str,
+        typer.Option(
+            help="realistic (a call within days or a chargeback after weeks), constant "
+            "(every fraud reported --label-delay-days later) or gamma (mean --label-delay-days)."
+        ),
+    ] = "realistic",
     label_delay_days: Annotated[
-        float, typer.Option(min=0.01, help="Mean days until a fraud is reported.")
+        float,
+        typer.Option(min=0.01, help="Days until a fraud is reported (constant and gamma)."),
     ] = 4.0,
     unreported: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of frauds never reported.")
@@ -65,6 +73,7 @@ def data_generate(
             seed=seed,
             fraud_rate=fraud_rate,
             tx_per_customer_per_day=tx_per_day,
+            label_delay_model=label_delay_model,
             label_delay_mean_days=label_delay_days,
             unreported_fraction=unreported,
             drift_day=drift_day,

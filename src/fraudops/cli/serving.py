@@ -17,7 +17,10 @@ def serve(
         str | None,
         typer.Option(help="Warm the online store from these stored transactions at start."),
     ] = None,
-    warm_days: Annotated[int, typer.Option(min=1, help="Days of history to warm from.")] = 35,
+    warm_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days of history to warm from (default: the spec's look-back)."),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the champion model over HTTP (FastAPI + uvicorn, one worker).
@@ -25,6 +28,7 @@ def serve(
     SIGTERM drains: readiness turns 503 for FRAUDOPS_DRAIN_SECONDS while requests are
     still served, then the server stops. Ctrl-C stops at once.
     """
+    from fraudops.features.online import WARM_UP_DAYS
     from fraudops.serving.server import serve as run_server
 
     s = settings()
@@ -34,7 +38,7 @@ def serve(
         console.print(f"metrics on http://{host}:{metrics_port}/metrics")
     with user_errors():
         try:
-            run_server(s, host, port, warm_from, warm_days, access_log)
+            run_server(s, host, port, warm_from, warm_days or WARM_UP_DAYS, access_log)
         except OSError as exc:  # e.g. the metrics port is taken
             raise CliError(f"cannot serve on {host}: {exc}") from None
 

@@ -36,7 +36,7 @@ def comparison_table(models: dict[str, dict[str, float]], best: str | None) -> T
     from fraudops.models.train import ALGORITHM_NAMES
 
     columns = [
-        ("cv_average_precision", "CV AP"),
+        ("holdout_average_precision", "held-out AP"),
         ("roc_auc", "ROC AUC"),
         ("average_precision", "AP"),
         ("recall_at_1pct_fpr", "recall@1%FPR"),
@@ -81,6 +81,14 @@ def train(
     train_start: Annotated[str | None, typer.Option(help="First training day.")] = None,
     train_end: Annotated[str | None, typer.Option(help="Training cutoff (exclusive).")] = None,
     delay_days: Annotated[int, typer.Option(min=0, help="Label-delay gap in days.")] = 7,
+    label_cutoff: Annotated[
+        str | None,
+        typer.Option(
+            help="When the model is built: it learns the labels reported by then, and the "
+            "test window and gate are judged with them too (default: the test start for "
+            "training, final labels for the test window)."
+        ),
+    ] = None,
     test_end: Annotated[
         str | None, typer.Option(help="End of the test window (exclusive).")
     ] = None,
@@ -116,6 +124,7 @@ def train(
             train_start=parse_day(train_start, "--train-start"),
             train_end=parse_day(train_end, "--train-end"),
             delay_days=delay_days,
+            label_cutoff=parse_day(label_cutoff, "--label-cutoff"),
             test_end=parse_day(test_end, "--test-end"),
             test_days=test_days,
             k=k,
@@ -139,11 +148,18 @@ def train(
                     "fitted": f"fitted {payload.get('algorithm')}",
                     "registered": f"registered version {payload.get('version')}",
                     "gate": "promotion gate",
+                    "selected": f"selected {payload.get('chosen')}",
                 }.get(kind, kind)
                 bar.update(task, advance=1 if kind != "tuned" else 0, detail=detail)
 
             summary = run_training(s, source, options, emit)
     console.print(comparison_table(summary["models"], summary["best"]))
+    selection = summary.get("selection") or {}
+    if selection:
+        console.print(
+            f"selection on {selection['rows']:,} held-out rows with {selection['frauds']} known "
+            f"frauds (spread {selection['spread']:.3f}): {selection['reason']}"
+        )
     promotion = summary.get("promotion") or {}
     console.print(
         f"best: [bold]{summary['best']}[/] · registered version "

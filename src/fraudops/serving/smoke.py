@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 
+from fraudops.models.decision import DECISIONS
 from fraudops.serving.schemas import EXAMPLE_TRANSACTION
-
-DECISIONS = ("approve", "review", "decline")
 
 
 @dataclass(frozen=True)
