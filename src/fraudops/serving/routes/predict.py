@@ -24,6 +24,7 @@ from fraudops.serving.schemas import (
     TransactionIn,
 )
 from fraudops.serving.service import NoModelError
+from fraudops.serving.types import Receive
 
 router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[ApiKey])
 
@@ -65,8 +66,27 @@ def check_body(body: bytes, limit: int) -> bytes:
     return body
 
 
+async def receive_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, stopping one byte past ``limit`` (enough to answer 413): a chunked
+    upload without a Content-Length is never held in memory beyond the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 async def read_body(request: Request) -> bytes:
-    return check_body(await request.body(), request.app.state.fraudops.settings.max_body_bytes)
+    """The request's body through the same limited reader as the hot path."""
+    limit = request.app.state.fraudops.settings.max_body_bytes
+    return check_body(await receive_body(request.receive, limit), limit)
 
 
 def _json(content: bytes, status: int = 200) -> Response:
