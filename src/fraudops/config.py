@@ -19,6 +19,39 @@ DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_ADMIN_API_KEY = "dev-admin-key"
 MODEL_NAME = "fraud-detector"
 
+# The production key rule. It catches mistakes (a placeholder, a repeated character, a
+# short word), not a determined choice of a guessable key: generate keys, never type them.
+MIN_KEY_LENGTH = 16
+MIN_KEY_DISTINCT_CHARACTERS = 10
+MIN_KEY_CHARACTER_CLASSES = 2  # of: lower-case letters, upper-case letters, digits, others
+KEY_RULE = (
+    f"A production key has at least {MIN_KEY_LENGTH} characters, no surrounding whitespace, "
+    f"at least {MIN_KEY_DISTINCT_CHARACTERS} different characters and at least "
+    f"{MIN_KEY_CHARACTER_CLASSES} of the classes lower-case, upper-case, digit, other; "
+    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+def key_weakness(key: str, default: str) -> str | None:
+    """Why ``key`` breaks the production key rule (``KEY_RULE``), or None when it holds."""
+    if not key.strip():
+        return "it is empty or only whitespace"
+    if key == default:
+        return "it is the development default"
+    if key != key.strip():
+        # HTTP strips a header value's surrounding whitespace: such a key could never match
+        return "it starts or ends with whitespace"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"it has {len(key)} characters"
+    if len(set(key)) < MIN_KEY_DISTINCT_CHARACTERS:
+        return f"it has only {len(set(key))} different characters"
+    classes = (str.islower, str.isupper, str.isdigit)
+    found = {i for c in key for i, test in enumerate(classes) if test(c)}
+    found |= {3 for c in key if not any(test(c) for test in classes)}
+    if len(found) < MIN_KEY_CHARACTER_CLASSES:
+        return "it uses only one class of characters"
+    return None
+
 
 class Settings(BaseSettings):
     """Runtime settings, read from ``FRAUDOPS_*`` variables and an optional ``.env`` file."""
@@ -28,7 +61,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = Field(
-        "development", description="Profile; 'production' refuses default or empty keys."
+        "development", description="Profile; 'production' refuses default, weak or shared keys (see KEY_RULE)."
     )
     home: Path = Field(Path(".fraudops"), description="Folder of the embedded defaults.")
     data_uri: str | None = Field(
@@ -87,20 +120,23 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_default_keys_in_production(self) -> Settings:
+    def _refuse_weak_keys_in_production(self) -> Settings:
         if self.env != "production":
             return self
         for name, default in (
             ("api_key", DEFAULT_API_KEY),
             ("admin_api_key", DEFAULT_ADMIN_API_KEY),
         ):
-            value = getattr(self, name).get_secret_value()
-            if not value or value == default or len(value) < 16:
-                env_name = f"FRAUDOPS_{name.upper()}"
+            problem = key_weakness(getattr(self, name).get_secret_value(), default)
+            if problem:
                 raise ValueError(
-                    f"{env_name} must be set to a secret of at least 16 characters "
-                    "in production (the default or an empty key is refused)"
+                    f"FRAUDOPS_{name.upper()} is refused in production: {problem}. {KEY_RULE}"
                 )
+        if self.api_key.get_secret_value() == self.admin_api_key.get_secret_value():
+            raise ValueError(
+                "FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY must differ in production "
+                "(with one key, every scoring client could also reload models)"
+            )
         return self
 
     # Resolved locations: the embedded defaults hang off the home folder.
