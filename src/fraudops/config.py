@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = Field(
-        "development", description="Profile; 'production' refuses default, weak or shared keys (see KEY_RULE)."
+        "development",
+        description="Profile; 'production' refuses default, weak or shared keys (see KEY_RULE).",
     )
     home: Path = Field(Path(".fraudops"), description="Folder of the embedded defaults.")
     data_uri: str | None = Field(
@@ -89,6 +90,15 @@ class Settings(BaseSettings):
     )
     admin_api_key: SecretStr = Field(
         SecretStr(DEFAULT_ADMIN_API_KEY), description="Key expected in X-API-Key for /admin/*."
+    )
+    auth_failure_limit: int = Field(
+        20, ge=1, description="Wrong keys a client may send per window before it gets 429."
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, description="Window of the failed-authentication limit, in seconds."
+    )
+    auth_failure_max_clients: int = Field(
+        10_000, ge=1, description="Clients the failed-authentication table tracks at most."
     )
     max_batch_size: int = Field(1000, ge=1, description="Most transactions per batch request.")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted.")

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 
-from fraudops.serving.deps import check_api_key
+from fraudops.serving.auth import authenticate
+from fraudops.serving.deps import client_address
 from fraudops.serving.routes.predict import check_body, receive_body, score_many, score_one
 from fraudops.serving.types import ASGIApp, Receive, Scope, Send
 
@@ -51,7 +52,9 @@ class HotPath:
                 if name == b"x-api-key":
                     provided = value.decode("latin-1")
                     break
-            check_api_key(provided, settings.api_key.get_secret_value())
+            address = client_address(scope.get("client"))
+            expected = settings.api_key.get_secret_value()
+            authenticate(self.state.auth_limiter, address, provided, expected)
             limit = settings.max_body_bytes
             body = check_body(await receive_body(receive, limit), limit)
             status, content = 200, handler(self.state, body, started)
