@@ -98,9 +98,7 @@ def test_the_time_bounds_are_in_the_openapi_schema(client: TestClient) -> None:
         assert "between 2000-01-01 and 2100-01-01" in description
 
 
-async def _post_chunks(
-    app: Any, path: str, chunk: bytes, count: int
-) -> tuple[int, bytes, int]:
+async def _post_chunks(app: Any, path: str, chunk: bytes, count: int) -> tuple[int, bytes, int]:
     """POST a chunked body (no Content-Length) straight to the ASGI app; returns the status,
     the response body and how many chunks the app pulled before answering. (TestClient
     reads a request body in full before the app sees it, so it cannot show this.)"""

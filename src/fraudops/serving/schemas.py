@@ -63,9 +63,7 @@ EXAMPLE_TRANSACTION: dict[str, Any] = {
 class TransactionIn(BaseModel):
     """One card authorisation to score (the canonical schema, without labels)."""
 
-    model_config = ConfigDict(
-        **STRICT_INPUT, json_schema_extra={"examples": [EXAMPLE_TRANSACTION]}
-    )
+    model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [EXAMPLE_TRANSACTION]})
 
     transaction_id: Id
     timestamp: datetime = Field(description=TIME_DESCRIPTION)
