@@ -107,9 +107,15 @@ class ModelHolder:
             self.metrics.model_loaded.set(1)
 
     def reload(self, force: bool = False) -> bool:
-        """Load the alias's version if it changed; returns True when a new model serves."""
+        """Load the alias's version if it changed; returns True when a new model serves.
+
+        Runs in the caller's thread (the poller, or a worker thread for ``/admin/reload``):
+        downloading, verifying and smoke-testing never happen on the event loop, and the
+        serving model changes by one reference assignment at the end.
+        """
         with self._lock:
             self.status.last_attempt = datetime.now(UTC).isoformat()
+            version: int | None = None
             try:
                 registry = self._registry()
                 version = registry.version_by_alias(self.alias)
@@ -119,28 +125,41 @@ class ModelHolder:
                         f"{self.alias!r} alias yet"
                     )
                 if not force and self.current is not None and self.current.version == version:
+                    # the alias points at what serves: an earlier failure is over
+                    self._succeeded()
                     return False
-                model = registry.load(version)
-                self.install(model, version)
+                model = registry.load(version)  # its errors name the version and artifact
+                try:
+                    self.install(model, version)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{self.settings.model_name} version {version} refused: {exc}"
+                    ) from exc
             except Exception as exc:
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
-                self.status.consecutive_failures += 1
-                self.status.history = [
-                    *self.status.history[-9:],
-                    {"at": self.status.last_attempt, "error": self.status.last_error},
-                ]
-                logger.warning("model reload failed, keeping the current model: %s", exc)
-                if self.metrics:
-                    self.metrics.reload_failures.inc()
-                    self.metrics.model_reloads.labels("failure").inc()
+                self._failed(exc)
                 return False
-            self.status.last_success = self.status.last_attempt
-            self.status.last_error = None
-            self.status.consecutive_failures = 0
+            self._succeeded()
             logger.info("serving %s version %s", self.settings.model_name, version)
             if self.metrics:
                 self.metrics.model_reloads.labels("success").inc()
             return True
+
+    def _succeeded(self) -> None:
+        self.status.last_success = self.status.last_attempt
+        self.status.last_error = None
+        self.status.consecutive_failures = 0
+
+    def _failed(self, exc: Exception) -> None:
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self.status.consecutive_failures += 1
+        self.status.history = [
+            *self.status.history[-9:],
+            {"at": self.status.last_attempt, "error": self.status.last_error},
+        ]
+        logger.warning("model reload failed, keeping the current model: %s", exc)
+        if self.metrics:
+            self.metrics.reload_failures.inc()
+            self.metrics.model_reloads.labels("failure").inc()
 
     def start_polling(self) -> None:
         """Background thread: retry with backoff until a model loads, then poll."""
