@@ -19,6 +19,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
         401: {"description": "Missing admin key"},
         403: {"description": "Wrong admin key"},
         409: {"description": "Reload failed; the last good model keeps serving"},
+        429: {"description": "Too many wrong keys from this client (Retry-After)"},
     },
 )
 async def reload(request: Request) -> dict[str, Any]:

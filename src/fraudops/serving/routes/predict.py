@@ -33,6 +33,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Wrong API key"},
     413: {"model": ErrorOut, "description": "Body or batch too large"},
     422: {"model": ErrorOut, "description": "Invalid transaction (the field is named)"},
+    429: {"model": ErrorOut, "description": "Too many wrong keys from this client (Retry-After)"},
     503: {"model": ErrorOut, "description": "No model loaded yet"},
 }
 
