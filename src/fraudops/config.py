@@ -21,6 +21,39 @@ MODEL_NAME = "fraud-detector"
 # Where a production API serves /metrics when FRAUDOPS_METRICS_PORT is not set.
 PRODUCTION_METRICS_PORT = 9464
 
+# The production key rule. It catches mistakes (a placeholder, a repeated character, a
+# short word), not a determined choice of a guessable key: generate keys, never type them.
+MIN_KEY_LENGTH = 16
+MIN_KEY_DISTINCT_CHARACTERS = 10
+MIN_KEY_CHARACTER_CLASSES = 2  # of: lower-case letters, upper-case letters, digits, others
+KEY_RULE = (
+    f"A production key has at least {MIN_KEY_LENGTH} characters, no surrounding whitespace, "
+    f"at least {MIN_KEY_DISTINCT_CHARACTERS} different characters and at least "
+    f"{MIN_KEY_CHARACTER_CLASSES} of the classes lower-case, upper-case, digit, other; "
+    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+def key_weakness(key: str, default: str) -> str | None:
+    """Why ``key`` breaks the production key rule (``KEY_RULE``), or None when it holds."""
+    if not key.strip():
+        return "it is empty or only whitespace"
+    if key == default:
+        return "it is the development default"
+    if key != key.strip():
+        # HTTP strips a header value's surrounding whitespace: such a key could never match
+        return "it starts or ends with whitespace"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"it has {len(key)} characters"
+    if len(set(key)) < MIN_KEY_DISTINCT_CHARACTERS:
+        return f"it has only {len(set(key))} different characters"
+    classes = (str.islower, str.isupper, str.isdigit)
+    found = {i for c in key for i, test in enumerate(classes) if test(c)}
+    found |= {3 for c in key if not any(test(c) for test in classes)}
+    if len(found) < MIN_KEY_CHARACTER_CLASSES:
+        return "it uses only one class of characters"
+    return None
+
 
 class Settings(BaseSettings):
     """Runtime settings, read from ``FRAUDOPS_*`` variables and an optional ``.env`` file."""
@@ -30,7 +63,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = Field(
-        "development", description="Profile; 'production' refuses default or empty keys."
+        "development",
+        description="Profile; 'production' refuses default, weak or shared keys (see KEY_RULE).",
     )
     home: Path = Field(Path(".fraudops"), description="Folder of the embedded defaults.")
     data_uri: str | None = Field(
@@ -58,6 +92,15 @@ class Settings(BaseSettings):
     )
     admin_api_key: SecretStr = Field(
         SecretStr(DEFAULT_ADMIN_API_KEY), description="Key expected in X-API-Key for /admin/*."
+    )
+    auth_failure_limit: int = Field(
+        20, ge=1, description="Wrong keys a client may send per window before it gets 429."
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, description="Window of the failed-authentication limit, in seconds."
+    )
+    auth_failure_max_clients: int = Field(
+        10_000, ge=1, description="Clients the failed-authentication table tracks at most."
     )
     max_batch_size: int = Field(1000, ge=1, description="Most transactions per batch request.")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted.")
@@ -111,20 +154,23 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_default_keys_in_production(self) -> Settings:
+    def _refuse_weak_keys_in_production(self) -> Settings:
         if self.env != "production":
             return self
         for name, default in (
             ("api_key", DEFAULT_API_KEY),
             ("admin_api_key", DEFAULT_ADMIN_API_KEY),
         ):
-            value = getattr(self, name).get_secret_value()
-            if not value or value == default or len(value) < 16:
-                env_name = f"FRAUDOPS_{name.upper()}"
+            problem = key_weakness(getattr(self, name).get_secret_value(), default)
+            if problem:
                 raise ValueError(
-                    f"{env_name} must be set to a secret of at least 16 characters "
-                    "in production (the default or an empty key is refused)"
+                    f"FRAUDOPS_{name.upper()} is refused in production: {problem}. {KEY_RULE}"
                 )
+        if self.api_key.get_secret_value() == self.admin_api_key.get_secret_value():
+            raise ValueError(
+                "FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY must differ in production "
+                "(with one key, every scoring client could also reload models)"
+            )
         return self
 
     @property

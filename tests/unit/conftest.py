@@ -1,17 +1,21 @@
-"""An embedded home (SQLite MLflow, parquet data) with registered models that need no
-training: the CLI's registry commands and the served API run against it."""
+"""Unit-tier fixtures: an embedded home (SQLite MLflow, parquet data) with registered models
+that need no training, for the CLI's registry commands and the served API; API settings in
+an isolated home and a client for each way the API answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from fraudops.config import Settings
+from fraudops.serving.app import create_app
+from fraudops.serving.model_loader import ModelHolder
 from linear_models import linear_fraud_model
 
 DATA_START = date(2026, 3, 1)
@@ -99,3 +103,21 @@ def linear_registry(
         return register_linear_versions(home, versions, champion)
 
     return make
+
+
+@pytest.fixture
+def settings(isolated_home: Any) -> Settings:
+    return Settings(home=isolated_home, reload_interval_seconds=0, max_batch_size=50)
+
+
+# every API test runs twice: through the plain-ASGI hot path the server uses, and through
+# the FastAPI routes that document the same endpoints; both must answer alike
+@pytest.fixture(params=[True, False], ids=["hot-path", "fastapi-routes"])
+def client(
+    settings: Settings, trained_model: Any, request: pytest.FixtureRequest
+) -> Iterator[TestClient]:
+    holder = ModelHolder(settings)
+    app = create_app(settings, holder=holder, poll_registry=False, hot_path=request.param)
+    with TestClient(app) as c:
+        holder.install(trained_model, version=7)
+        yield c

@@ -468,7 +468,9 @@ module "api_service" {
   cpu                        = var.api_cpu
   memory                     = var.api_memory
   container_port             = 8000
-  environment                = local.api_environment
+  # only the load balancer reaches the tasks (security group): trusting X-Forwarded-For
+  # from inside the VPC gives the failed-authentication limit each caller's own address
+  environment                = merge(local.api_environment, { FORWARDED_ALLOW_IPS = var.vpc_cidr })
   secrets                    = local.fraudops_secrets
   execution_role_arn         = module.iam.execution_role_arns["api"]
   task_role_arn              = module.iam.task_role_arns["api"]

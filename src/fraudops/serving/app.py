@@ -22,6 +22,7 @@ from fraudops.data.store import join_uri
 from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
 from fraudops.monitoring.metrics import ServiceMetrics
+from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
 from fraudops.serving.logs import AppendLog
 from fraudops.serving.model_loader import ModelHolder
@@ -38,6 +39,7 @@ class AppState:
     settings: Settings
     metrics: ServiceMetrics
     holder: ModelHolder
+    auth_limiter: FailedAuthLimiter
     engine: OnlineFeatureEngine | None = None
     service: ScoringService | None = None
     prediction_log: AppendLog | None = None
@@ -113,7 +115,12 @@ def build_state(settings: Settings, holder: ModelHolder | None = None) -> AppSta
     metrics = ServiceMetrics()
     holder = holder or ModelHolder(settings, metrics, expected_features=feature_names())
     holder.metrics = metrics
-    return AppState(settings=settings, metrics=metrics, holder=holder)
+    limiter = FailedAuthLimiter(
+        settings.auth_failure_limit,
+        settings.auth_failure_window_seconds,
+        settings.auth_failure_max_clients,
+    )
+    return AppState(settings=settings, metrics=metrics, holder=holder, auth_limiter=limiter)
 
 
 def warm_online_store(
