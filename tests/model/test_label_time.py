@@ -4,6 +4,7 @@ and never earlier; folds, the held-out days, the gate and selection follow the s
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -190,3 +191,43 @@ def test_too_few_held_out_frauds_fall_back_to_cross_validation() -> None:
     )
     assert chosen.chosen == "xgb"
     assert "cross-validation" in chosen.reason
+
+
+def test_the_gate_judges_with_the_same_cutoff_as_training(
+    tmp_path: Any, isolated_home: Any
+) -> None:
+    from fraudops.config import Settings
+    from fraudops.data import store
+    from fraudops.pipelines.training import run_training
+
+    raw = generate(
+        SimulationConfig(
+            customers=800,
+            days=49,
+            start=START,
+            seed=9,
+            fraud_rate=0.02,
+            label_delay_model="gamma",
+            label_delay_mean_days=3,
+        )
+    )
+    uri = str(tmp_path / "raw")
+    store.write_dataset(uri, raw)
+    cutoff = _day(49)  # trained "as of" the end of the test window: its last frauds are unknown
+    options = TrainingOptions(
+        models=("lgbm",),
+        train_start=_day(28),
+        train_end=_day(35),
+        delay_days=7,
+        test_end=_day(49),
+        label_cutoff=cutoff,
+        log_pyfunc=False,
+    )
+    summary = run_training(Settings(home=isolated_home), uri, options)
+    gate_ap = summary["promotion"]["challenger_metrics"]["average_precision"]
+    test = raw.filter((pl.col("timestamp") >= _day(42)) & (pl.col("timestamp") < _day(49)))
+    known, final = labels_known_at(test, cutoff), labels_known_at(test, None)
+    assert 0 < known.sum() < final.sum()  # the cutoff matters on this window
+    assert summary["split"]["label_cutoff"] == cutoff.isoformat()
+    # the gate and the test metrics were computed with the same (cutoff) labels
+    assert gate_ap == pytest.approx(summary["models"]["lgbm"]["average_precision"])
