@@ -1,4 +1,8 @@
-"""Shared fixtures: an isolated embedded home per test and small simulated data."""
+"""Shared fixtures: an isolated embedded home per test and small simulated data.
+
+The skip policy (``require`` and the session hook of FRAUDOPS_REQUIRE_SERVICES=1) is the
+plugin tests/skip_policy.py; tests import ``require`` from it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import pytest
 
 from fraudops.config import get_settings
 from fraudops.data.generate import SimulationConfig, generate
+
+pytest_plugins = ["skip_policy"]
 
 
 @pytest.fixture(autouse=True)
