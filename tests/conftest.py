@@ -52,17 +52,23 @@ def model_history() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def trained_model(model_history: pl.DataFrame):  # type: ignore[no-untyped-def]
+def model_features(model_history: pl.DataFrame) -> pl.DataFrame:
+    """The offline features of ``model_history`` (labels and their report times included)."""
+    from fraudops.features.offline import build_offline_features
+
+    return build_offline_features(model_history)
+
+
+@pytest.fixture(scope="session")
+def trained_model(model_features: pl.DataFrame):  # type: ignore[no-untyped-def]
     """A real LightGBM model on real features (no registry), thresholds included."""
     from datetime import UTC, datetime
 
-    from fraudops.features.offline import build_offline_features
     from fraudops.features.spec import feature_names
     from fraudops.models.train import train_calibrated
 
-    features = build_offline_features(model_history)
     model, _ = train_calibrated(
-        "lgbm", features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), delay_days=3
+        "lgbm", model_features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), delay_days=3
     )
     model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
     return model
