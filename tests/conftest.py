@@ -60,6 +60,14 @@ def model_features(model_history: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def some_cards_features(model_features: pl.DataFrame) -> pl.DataFrame:
+    """A third of the cards of ``model_features``, whole histories each: real folds and
+    class mix, quicker fits (for tests that fit many models)."""
+    cards = model_features["card_id"].unique().sort().gather_every(3)
+    return model_features.filter(pl.col("card_id").is_in(cards.implode()))
+
+
+@pytest.fixture(scope="session")
 def trained_model(model_features: pl.DataFrame):  # type: ignore[no-untyped-def]
     """A real LightGBM model on real features (no registry), thresholds included."""
     from datetime import UTC, datetime

@@ -25,18 +25,11 @@ TRIALS = 8
 
 
 @pytest.fixture(scope="module")
-def frame(model_features: pl.DataFrame) -> pl.DataFrame:
-    """A third of the cards, whole histories each: the folds stay real, the fits quick."""
-    cards = model_features["card_id"].unique().sort().gather_every(3)
-    return model_features.filter(pl.col("card_id").is_in(cards.implode()))
-
-
-@pytest.fixture(scope="module")
-def tuned(frame: pl.DataFrame) -> dict[str, Any]:
+def tuned(some_cards_features: pl.DataFrame) -> dict[str, Any]:
     seen: list[tuple[int, float]] = []
     params, best, study = tune(
         "lr",
-        frame,
+        some_cards_features,
         feature_names(),
         SPLIT,
         trials=TRIALS,
@@ -72,7 +65,7 @@ def test_hopeless_trials_are_pruned_before_their_last_fold(tuned: dict[str, Any]
 
 
 def test_the_best_trial_params_are_returned_and_score_what_they_claim(
-    tuned: dict[str, Any], frame: pl.DataFrame
+    tuned: dict[str, Any], some_cards_features: pl.DataFrame
 ) -> None:
     study, params, best = tuned["study"], tuned["params"], tuned["best"]
     complete = trials_in(study, optuna.trial.TrialState.COMPLETE)
@@ -81,8 +74,8 @@ def test_the_best_trial_params_are_returned_and_score_what_they_claim(
     assert set(params) == {"C"}
     # the same folds with those parameters give that score again (nothing is reported
     # that the returned parameters do not achieve)
-    again = cross_validate("lr", frame, feature_names(), SPLIT, params)
+    again = cross_validate("lr", some_cards_features, feature_names(), SPLIT, params)
     assert float(np.nanmean(again)) == pytest.approx(best, rel=1e-9)
     # and no worse than the untuned default
-    default = cross_validate("lr", frame, feature_names(), SPLIT)
+    default = cross_validate("lr", some_cards_features, feature_names(), SPLIT)
     assert best >= float(np.nanmean(default))
