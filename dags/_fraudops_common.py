@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -249,16 +249,6 @@ def to_json(payload: Any) -> Any:
         return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
     return clean(json.loads(json.dumps(payload, default=default)))
-
-
-def in_cooldown(previous_triggers: Iterable[datetime], as_of: datetime, hours: float) -> bool:
-    """Whether an earlier window triggered a retraining less than ``hours`` before ``as_of``.
-
-    The window itself does not count, so a re-run of the triggering window triggers again
-    (and the fixed trigger run id makes that a no-op).
-    """
-    since = as_of - timedelta(hours=hours)
-    return any(since <= t < as_of for t in previous_triggers)
 
 
 TRIGGER_FOLDER = ("monitoring", "triggers")

@@ -24,7 +24,6 @@ from _fraudops_common import (  # noqa: E402
     DEFAULT_ARGS,
     START_DATE,
     data_interval,
-    in_cooldown,
     option,
     previous_triggers,
     record_trigger,
@@ -50,7 +49,8 @@ monitor_window ─► decide_retrain ─► trigger_training (TriggerDagRunOpera
   logged to MLflow. Skipped while no champion exists.
 - **decide_retrain** goes on when the verdict asks to retrain: drift share above
   `drift_share_threshold` (0.2 by default), score PSI above `psi_threshold`, live average
-  precision below `live_ap_floor` (Variables `fraudops_<name>` or `FRAUDOPS_<NAME>`), and
+  precision below `live_ap_floor` on at least five known frauds (Variables `fraudops_<name>`
+  or `FRAUDOPS_<NAME>`; the rule is `fraudops.monitoring.retrain.RetrainPolicy`), and
   no earlier window triggered in the last `fraudops_retrain_cooldown_hours` (24 h);
   otherwise the run ends here, with the trigger skipped.
 - **trigger_training** starts `fraud_training_pipeline` with `conf = {reason, window_end,
@@ -117,15 +117,19 @@ def fraud_monitoring_pipeline() -> None:
         """The training DAG's conf when the verdict asks to retrain; None ends the run."""
         from datetime import datetime
 
+        from fraudops.monitoring.retrain import RetrainPolicy
+
         if not summary.get("retrain"):
             return None
         settings = task_settings()
         as_of = datetime.fromisoformat(summary["as_of"])
-        cooldown = float(option("retrain_cooldown_hours") or 0)
-        if cooldown and in_cooldown(previous_triggers(settings), as_of, cooldown):
+        cooldown = timedelta(hours=float(option("retrain_cooldown_hours") or 0))
+        policy = RetrainPolicy.from_settings(settings, cooldown)
+        decision = policy.decide(summary["reasons"], as_of, previous_triggers(settings))
+        if not decision.retrain:
             return None
         conf = {
-            "reason": "; ".join(summary["reasons"])[:250],
+            "reason": decision.reason,
             "window_end": summary["as_of"],
             "monitoring_run_id": context["run_id"],
         }

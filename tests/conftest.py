@@ -76,7 +76,7 @@ def trained_model(model_features: pl.DataFrame):  # type: ignore[no-untyped-def]
     from fraudops.models.train import train_calibrated
 
     model, _ = train_calibrated(
-        "lgbm", model_features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), delay_days=3
+        "lgbm", model_features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), maturity_days=3
     )
     model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
     return model

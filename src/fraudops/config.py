@@ -18,6 +18,41 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_ADMIN_API_KEY = "dev-admin-key"
 MODEL_NAME = "fraud-detector"
+# Where a production API serves /metrics when FRAUDOPS_METRICS_PORT is not set.
+PRODUCTION_METRICS_PORT = 9464
+
+# The production key rule. It catches mistakes (a placeholder, a repeated character, a
+# short word), not a determined choice of a guessable key: generate keys, never type them.
+MIN_KEY_LENGTH = 16
+MIN_KEY_DISTINCT_CHARACTERS = 10
+MIN_KEY_CHARACTER_CLASSES = 2  # of: lower-case letters, upper-case letters, digits, others
+KEY_RULE = (
+    f"A production key has at least {MIN_KEY_LENGTH} characters, no surrounding whitespace, "
+    f"at least {MIN_KEY_DISTINCT_CHARACTERS} different characters and at least "
+    f"{MIN_KEY_CHARACTER_CLASSES} of the classes lower-case, upper-case, digit, other; "
+    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+def key_weakness(key: str, default: str) -> str | None:
+    """Why ``key`` breaks the production key rule (``KEY_RULE``), or None when it holds."""
+    if not key.strip():
+        return "it is empty or only whitespace"
+    if key == default:
+        return "it is the development default"
+    if key != key.strip():
+        # HTTP strips a header value's surrounding whitespace: such a key could never match
+        return "it starts or ends with whitespace"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"it has {len(key)} characters"
+    if len(set(key)) < MIN_KEY_DISTINCT_CHARACTERS:
+        return f"it has only {len(set(key))} different characters"
+    classes = (str.islower, str.isupper, str.isdigit)
+    found = {i for c in key for i, test in enumerate(classes) if test(c)}
+    found |= {3 for c in key if not any(test(c) for test in classes)}
+    if len(found) < MIN_KEY_CHARACTER_CLASSES:
+        return "it uses only one class of characters"
+    return None
 
 
 class Settings(BaseSettings):
@@ -28,7 +63,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = Field(
-        "development", description="Profile; 'production' refuses default or empty keys."
+        "development",
+        description="Profile; 'production' refuses default, weak or shared keys (see KEY_RULE).",
     )
     home: Path = Field(Path(".fraudops"), description="Folder of the embedded defaults.")
     data_uri: str | None = Field(
@@ -57,6 +93,15 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr = Field(
         SecretStr(DEFAULT_ADMIN_API_KEY), description="Key expected in X-API-Key for /admin/*."
     )
+    auth_failure_limit: int = Field(
+        20, ge=1, description="Wrong keys a client may send per window before it gets 429."
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, description="Window of the failed-authentication limit, in seconds."
+    )
+    auth_failure_max_clients: int = Field(
+        10_000, ge=1, description="Clients the failed-authentication table tracks at most."
+    )
     max_batch_size: int = Field(1000, ge=1, description="Most transactions per batch request.")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted.")
     reload_interval_seconds: float = Field(
@@ -81,27 +126,59 @@ class Settings(BaseSettings):
     promotion_ap_margin: float = Field(
         0.005, description="A challenger must beat the champion's AP by at least this."
     )
+    drain_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="After SIGTERM the API keeps serving this long with readiness 503 (longer "
+        "than the load balancer's 15 s health-check interval), then stops accepting.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this long."
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A connection that has not sent complete request headers this long after "
+        "opening (or after starting a request) is closed.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port instead of the API port (default: the API "
+        f"port in development, {PRODUCTION_METRICS_PORT} in production).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
     )
 
     @model_validator(mode="after")
-    def _refuse_default_keys_in_production(self) -> Settings:
+    def _refuse_weak_keys_in_production(self) -> Settings:
         if self.env != "production":
             return self
         for name, default in (
             ("api_key", DEFAULT_API_KEY),
             ("admin_api_key", DEFAULT_ADMIN_API_KEY),
         ):
-            value = getattr(self, name).get_secret_value()
-            if not value or value == default or len(value) < 16:
-                env_name = f"FRAUDOPS_{name.upper()}"
+            problem = key_weakness(getattr(self, name).get_secret_value(), default)
+            if problem:
                 raise ValueError(
-                    f"{env_name} must be set to a secret of at least 16 characters "
-                    "in production (the default or an empty key is refused)"
+                    f"FRAUDOPS_{name.upper()} is refused in production: {problem}. {KEY_RULE}"
                 )
+        if self.api_key.get_secret_value() == self.admin_api_key.get_secret_value():
+            raise ValueError(
+                "FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY must differ in production "
+                "(with one key, every scoring client could also reload models)"
+            )
         return self
+
+    @property
+    def resolved_metrics_port(self) -> int | None:
+        """The private metrics port, or ``None`` when /metrics is served on the API port."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return PRODUCTION_METRICS_PORT if self.env == "production" else None
 
     # Resolved locations: the embedded defaults hang off the home folder.
     @property

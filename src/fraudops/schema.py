@@ -40,6 +40,7 @@ class FieldSpec:
     min_value: float | None = None
     max_value: float | None = None
     default: Any = None
+    fallback: str | None = None  # a missing value takes this column's value
     example: Any = None
 
     @property
@@ -61,6 +62,7 @@ TRANSACTION_FIELDS: tuple[FieldSpec, ...] = (
         "str",
         "Card holder; defaults to card_id when an export lacks it.",
         required=False,
+        fallback="card_id",
         example="cust-00042",
     ),
     FieldSpec("merchant_id", "str", "Merchant identifier.", example="merch-0107"),
@@ -69,6 +71,7 @@ TRANSACTION_FIELDS: tuple[FieldSpec, ...] = (
         "str",
         "Terminal (or web shop) identifier; defaults to merchant_id.",
         required=False,
+        fallback="merchant_id",
         example="term-0107-1",
     ),
     FieldSpec(
@@ -195,6 +198,8 @@ FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in ALL_FIELDS}
 TRANSACTION_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRANSACTION_FIELDS)
 LABEL_COLUMNS: tuple[str, ...] = tuple(f.name for f in LABEL_FIELDS)
 ALL_COLUMNS: tuple[str, ...] = TRANSACTION_COLUMNS + LABEL_COLUMNS
+# optional identifiers that default to another column's value (customer_id -> card_id, ...)
+FALLBACKS: dict[str, str] = {f.name: f.fallback for f in ALL_FIELDS if f.fallback}
 
 # A separate label feed (chargebacks, analyst confirmations) uses these columns.
 LABEL_FEED_SCHEMA: dict[str, pl.DataType] = {

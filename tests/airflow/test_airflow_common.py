@@ -1,4 +1,4 @@
-"""The DAGs' shared helpers: configuration mapping, intervals, training plan, cooldown."""
+"""The DAGs' shared helpers: configuration mapping, intervals, training plan, trigger markers."""
 
 from __future__ import annotations
 
@@ -119,14 +119,6 @@ def test_training_plan_window_comes_from_conf_then_interval() -> None:
     assert manual["window_end"] == "2026-03-03T00:00:00+00:00"
     with pytest.raises(ValueError, match="no models"):
         common.training_plan({}, interval_end, None, variables(training_models=" , "))
-
-
-def test_cooldown_ignores_the_window_itself() -> None:
-    as_of = datetime(2026, 2, 16, tzinfo=UTC)
-    assert not common.in_cooldown([], as_of, 24)
-    assert not common.in_cooldown([as_of], as_of, 24)  # a re-run of the triggering window
-    assert common.in_cooldown([as_of - timedelta(hours=5)], as_of, 24)
-    assert not common.in_cooldown([as_of - timedelta(hours=30)], as_of, 24)
 
 
 def test_trigger_markers_round_trip(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -53,19 +54,54 @@ def test_fraud_rate_follows_the_setting() -> None:
     assert low["is_fraud"].mean() < high["is_fraud"].mean() / 3  # type: ignore[operator]
 
 
-def test_label_delay_is_positive_and_some_frauds_are_never_reported(
-    small_transactions: pl.DataFrame,
-) -> None:
-    fraud = small_transactions.filter(pl.col("is_fraud") == 1)
+def _report_delays(frame: pl.DataFrame) -> tuple[np.ndarray, int, int]:
+    """Reporting delays in days of the reported frauds, the frauds, the reported frauds."""
+    fraud = frame.filter(pl.col("is_fraud") == 1)
     reported = fraud.filter(pl.col("label_available_at").is_not_null())
-    delay_days = (
-        reported["label_available_at"] - reported["timestamp"]
-    ).dt.total_seconds() / 86_400
-    assert delay_days.min() >= 0.25 - 1e-9  # type: ignore[operator]
-    assert 2 < delay_days.mean() < 7  # type: ignore[operator]  # configured mean 4 days
-    assert 0 < fraud.height - reported.height < fraud.height * 0.2
-    genuine = small_transactions.filter(pl.col("is_fraud") == 0)
+    genuine = frame.filter(pl.col("is_fraud") == 0)
     assert genuine["label_available_at"].null_count() == genuine.height
+    delays = (reported["label_available_at"] - reported["timestamp"]).dt.total_seconds() / 86_400
+    return delays.to_numpy(), fraud.height, reported.height
+
+
+def test_gamma_label_delay_is_positive_and_some_frauds_are_never_reported(
+    small_config: SimulationConfig,
+) -> None:
+    frame = generate(replace(small_config, label_delay_model="gamma"))
+    delays, frauds, reported = _report_delays(frame)
+    assert delays.min() >= 0.25 - 1e-9
+    assert 2 < delays.mean() < 7  # configured mean 4 days
+    assert 0 < frauds - reported < frauds * 0.2
+
+
+def test_constant_label_delay_reports_every_fraud_exactly_that_late(
+    small_config: SimulationConfig,
+) -> None:
+    config = replace(
+        small_config, label_delay_model="constant", label_delay_mean_days=7, unreported_fraction=0
+    )
+    delays, frauds, reported = _report_delays(generate(config))
+    assert reported == frauds > 0
+    np.testing.assert_allclose(delays, 7.0, atol=1e-6)
+
+
+def test_realistic_label_delay_has_a_fast_part_and_a_chargeback_part_of_weeks(
+    small_config: SimulationConfig,
+) -> None:
+    config = replace(small_config, label_delay_model="realistic", fraud_rate=0.05)
+    delays, frauds, reported = _report_delays(generate(config))
+    assert 0 < frauds - reported < frauds * 0.2  # ~5 % never reported
+    fast = (delays < 7).mean()
+    assert 0.3 < fast < 0.55  # configured fast share 0.4 (and a few quick chargebacks)
+    assert delays.min() >= 0.1 - 1e-9
+    slow = delays[delays >= 7]
+    assert 20 < np.median(slow) < 35  # chargebacks: weeks, mean 28 days
+    assert delays.max() < 120
+
+
+def test_unknown_label_delay_model_is_refused() -> None:
+    with pytest.raises(ValueError, match="label_delay_model"):
+        SimulationConfig(label_delay_model="instant")
 
 
 def test_same_seed_same_data_and_other_seed_other_data(small_config: SimulationConfig) -> None:

@@ -164,10 +164,34 @@ def test_thresholds_drawn_match_the_alerts(dashboard: dict[str, Any]) -> None:
         return [s["value"] for s in config if s["value"] is not None]
 
     assert 0.05 in steps("Latency of /v1/predict")
-    assert 0.2 in steps("Share of drifted features")
-    assert 0.2 in steps("Score PSI")
-    assert 0.3 in steps("Live average precision")
     assert 0.01 in steps("5xx ratio")
+
+
+def test_monitoring_lines_are_the_default_thresholds_and_the_verdict_is_shown(
+    dashboard: dict[str, Any],
+) -> None:
+    """Drift, PSI and AP panels draw Settings' default thresholds (a guide only); the
+    verdict panel shows the alarms the alerts fire on, whatever thresholds are configured."""
+    from fraudops.config import Settings
+
+    by_title = {p["title"]: p for p in panels(dashboard)}
+    fields = Settings.model_fields
+    for title, field in (
+        ("Share of drifted features", "drift_share_threshold"),
+        ("Score PSI", "psi_threshold"),
+        ("Live average precision", "live_ap_floor"),
+    ):
+        config = by_title[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert fields[field].default in [s["value"] for s in config], title
+        assert f"FRAUDOPS_{field.upper()}" in by_title[title]["description"], title
+    verdict = " ".join(t["expr"] for t in by_title["Retraining verdict"]["targets"])
+    for gauge in (
+        "fraudops_monitoring_retrain_triggered",
+        "fraudops_drift_alarm",
+        "fraudops_score_drift_alarm",
+        "fraudops_performance_degraded",
+    ):
+        assert gauge in verdict, gauge
 
 
 # ---------------------------------------------------------------------- provisioning

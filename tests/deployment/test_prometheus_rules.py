@@ -2,8 +2,8 @@
 
 promtool validates the configuration and the rules and runs their unit tests; the rest
 checks that each required alert exists with its threshold, that every alert is tested
-firing and silent, that thresholds agree with Settings, and that rules and dashboards
-only name metrics the API exports.
+firing and silent, that model-monitoring alerts follow the verdict gauges instead of
+restating Settings, and that rules and dashboards only name metrics the API exports.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import yaml
 
-from fraudops.config import Settings
-
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deployment" / "prometheus"
 DASHBOARDS_DIR = REPO / "deployment" / "grafana" / "dashboards"
@@ -33,9 +31,12 @@ REQUIRED_ALERTS = {
     ),
     "FraudopsHigh5xxRate": (['status=~"5.."', "fraudops_http_requests_total", "> 0.01"], "5m"),
     "FraudopsNoModelLoaded": (["fraudops_model_loaded", "== 0", "absent("], "2m"),
-    "FraudopsFeatureDrift": (["fraudops_drift_share", "> 0.2"], "5m"),
-    "FraudopsLiveAveragePrecisionLow": (["fraudops_live_average_precision", "< 0.3"], "5m"),
-    "FraudopsScoreDrift": (["fraudops_score_psi", "> 0.2"], "5m"),
+    "FraudopsFeatureDrift": (["fraudops_drift_share", "fraudops_drift_alarm) == 1"], "5m"),
+    "FraudopsLiveAveragePrecisionLow": (
+        ["fraudops_live_average_precision", "fraudops_performance_degraded) == 1"],
+        "5m",
+    ),
+    "FraudopsScoreDrift": (["fraudops_score_psi", "fraudops_score_drift_alarm) == 1"], "5m"),
     "FraudopsApiDown": (['up{job="fraudops-api"}', "== 0"], "2m"),
     "FraudopsModelReloadFailing": (["fraudops_model_reload_failures_total"], "0m"),
 }
@@ -105,7 +106,11 @@ def test_prometheus_scrapes_the_api_and_loads_the_rules() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     api = jobs["fraudops-api"]
     assert api.get("metrics_path", "/metrics") == "/metrics"
-    assert [t for sc in api["static_configs"] for t in sc["targets"]] == ["api:8000"]
+    # production (the stack's FRAUDOPS_ENV) serves metrics on their own port, not the API's
+    from fraudops.config import PRODUCTION_METRICS_PORT
+
+    targets = [t for sc in api["static_configs"] for t in sc["targets"]]
+    assert targets == [f"api:{PRODUCTION_METRICS_PORT}"]
     # $__rate_interval in Grafana assumes this scrape interval (datasource timeInterval).
     assert config["global"]["scrape_interval"] == "15s"
 
@@ -129,18 +134,56 @@ def test_latency_alert_is_about_single_predictions() -> None:
     assert 'endpoint="/v1/predict"' in expr
 
 
-def test_thresholds_agree_with_settings() -> None:
-    """The alerts fire where the monitoring DAG triggers retraining."""
-    fields = Settings.model_fields
-    expected = {
-        "FraudopsFeatureDrift": ("> ", fields["drift_share_threshold"].default),
-        "FraudopsScoreDrift": ("> ", fields["psi_threshold"].default),
-        "FraudopsLiveAveragePrecisionLow": ("< ", fields["live_ap_floor"].default),
-    }
-    for name, (operator, value) in expected.items():
-        expr = alerts()[name]["expr"]
-        numbers = [float(n) for n in re.findall(re.escape(operator) + r"([0-9.]+)", expr)]
-        assert value in numbers, f"{name}: threshold {value} of Settings not in {expr!r}"
+# alert -> the verdict gauge it fires on and the alarm of the stored verdict behind it
+VERDICT_ALERTS = {
+    "FraudopsFeatureDrift": ("fraudops_drift_alarm", "drift_alarm"),
+    "FraudopsScoreDrift": ("fraudops_score_drift_alarm", "score_alarm"),
+    "FraudopsLiveAveragePrecisionLow": ("fraudops_performance_degraded", "performance_degraded"),
+}
+
+
+def test_model_alerts_fire_on_the_verdict_not_on_thresholds_of_their_own() -> None:
+    """The alerts fire where monitoring triggers retraining, whatever Settings say: they
+    compare only a verdict gauge with 1 and restate no threshold."""
+    for name, (gauge, _) in VERDICT_ALERTS.items():
+        expr = " ".join(alerts()[name]["expr"].split())
+        assert f"and on (job) (max by (job) ({gauge}) == 1)" in expr, expr
+        comparisons = re.findall(r"(?:[<>]=?|==|!=)\s*([0-9.]+)", expr)
+        assert comparisons == ["1"], f"{name} restates a threshold: {expr!r}"
+        text = " ".join(alerts()[name]["annotations"].values())
+        assert not re.search(r"\b0\.[0-9]+\b|[0-9]+%", text), f"{name}: a number in {text!r}"
+
+
+def test_verdict_gauges_are_exported_from_the_record() -> None:
+    """Each gauge the alerts read is set from the stored verdict's alarm."""
+    from datetime import UTC, datetime
+
+    from prometheus_client import generate_latest
+
+    from fraudops.monitoring.metrics import ServiceMetrics
+    from fraudops.pipelines.monitoring import MonitoringRecord, Verdict, export_gauges
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for expected, alarm in VERDICT_ALERTS.values():
+        record = MonitoringRecord(
+            window_start=now,
+            window_end=now,
+            as_of=now,
+            model_version=1,
+            rows=0,
+            drift_share=None,
+            drifted_features=[],
+            feature_drift={},
+            score_psi=None,
+            decision_rates={},
+            reference_decision_rates={},
+            verdict=Verdict(retrain=True, reasons=["x"], **{alarm: True}),
+        )
+        metrics = ServiceMetrics()
+        export_gauges(record, metrics)
+        text = generate_latest(metrics.registry).decode()
+        raised = {gauge for gauge, _ in VERDICT_ALERTS.values() if f"\n{gauge} 1.0" in text}
+        assert raised == {expected}, (alarm, raised)
 
 
 def test_every_alert_has_severity_and_explanations() -> None:

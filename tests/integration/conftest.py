@@ -34,6 +34,7 @@ import httpx
 import pytest
 import yaml
 
+from linear_models import linear_fraud_model
 from skip_policy import require, require_executable
 
 pytestmark = pytest.mark.integration
@@ -575,6 +576,17 @@ class ApiProcess:
     log: Path
     api_key: str
     admin_key: str
+    metrics_port: int  # the compose environment is production: /metrics has its own port
+
+    @property
+    def metrics_target(self) -> str:
+        """What Prometheus scrapes (``host:port``)."""
+        return f"127.0.0.1:{self.metrics_port}"
+
+    def metrics_text(self) -> str:
+        response = httpx.get(f"http://{self.metrics_target}/metrics", timeout=10, trust_env=False)
+        response.raise_for_status()
+        return response.text
 
     def client(self, admin: bool = False) -> httpx.Client:
         key = self.admin_key if admin else self.api_key
@@ -622,6 +634,10 @@ def serving_api(
     ends; returns once ``/health/live`` answers (at once with ``wait=False``)."""
     fraudops = require_executable("fraudops", "pip install -e .")
     port = port or free_port()
+    # every replica its own metrics port (the image's 9464 would clash on one host)
+    env = {**env, "FRAUDOPS_METRICS_PORT": env.get("FRAUDOPS_METRICS_PORT") or str(free_port())}
+    # SIGTERM drains 20 s by default (for a load balancer); no test here waits on that
+    env.setdefault("FRAUDOPS_DRAIN_SECONDS", "1")
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"api-{port}.log"
     command = [fraudops, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
@@ -641,6 +657,7 @@ def serving_api(
         log=log_path,
         api_key=env.get("FRAUDOPS_API_KEY", "dev-api-key"),
         admin_key=env.get("FRAUDOPS_ADMIN_API_KEY", "dev-admin-key"),
+        metrics_port=int(env["FRAUDOPS_METRICS_PORT"]),
     )
     try:
         if wait:
@@ -782,27 +799,6 @@ def start_prometheus(
 
 
 LINEAR_MODEL_NAME = "fraud-detector-linear"
-# Two features carry the score, so predictions show them in their reasons (with values).
-LINEAR_FEATURES = {"card_tx_count_24h": 0.6, "terminal_fraud_rate_1d": 3.0}
-
-
-def linear_fraud_model() -> Any:
-    """A logistic model over the served feature spec, weighted on two features whose
-    contributions are always positive (mean -1), so they always lead the reasons."""
-    import numpy as np
-
-    from fraudops.features.spec import feature_names
-    from fraudops.models.bundle import FraudModel, LinearModel
-
-    names = feature_names()
-    coef = np.array([LINEAR_FEATURES.get(name, 0.0) for name in names])
-    mean = np.array([-1.0 if name in LINEAR_FEATURES else 0.0 for name in names])
-    estimator = LinearModel(
-        fill=np.zeros(len(names)), mean=mean, scale=np.ones(len(names)), coef=coef, intercept=-5.0
-    )
-    return FraudModel(
-        "lr", estimator, names, metadata={"thresholds": {"review": 0.3, "decline": 0.8}}
-    )
 
 
 @pytest.fixture(scope="session")
@@ -888,7 +884,7 @@ def replicas_prometheus(
     prometheus_binary: str, linear_replicas: Replicas, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrometheusServer]:
     """Prometheus scraping both linear replicas with the shipped config and alert rules."""
-    targets = [f"127.0.0.1:{api.port}" for api in linear_replicas.apis]
+    targets = [api.metrics_target for api in linear_replicas.apis]
     workdir = tmp_path_factory.mktemp("prometheus")
     with running_prometheus(prometheus_binary, targets, workdir) as server:
         yield server

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from features_support import Stream, replay, streams
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
 from fraudops.features.spec import feature_names
-from fraudops.features.testing import Stream, replay, streams
 from fraudops.schema import label_feed_from_transactions
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,14 @@ def test_online_redis_equals_offline(redis_server: str, stream: Stream) -> None:
 def test_replicas_share_state_and_labels(redis_server: str) -> None:
     """Two API replicas on one Redis behave as one engine."""
     transactions = generate(
-        SimulationConfig(customers=40, days=14, fraud_rate=0.05, label_delay_mean_days=2, seed=12)
+        SimulationConfig(
+            customers=40,
+            days=14,
+            fraud_rate=0.05,
+            label_delay_model="gamma",
+            label_delay_mean_days=2,
+            seed=12,
+        )
     )
     labels = label_feed_from_transactions(transactions)
     prefix = f"test-{uuid.uuid4().hex[:12]}"

@@ -40,9 +40,7 @@ def by_instance(result: list[dict[str, Any]]) -> dict[str, float]:
 
 def exported(api: ApiProcess, name: str, **labels: str) -> float:
     """A sample as the API itself exports it on /metrics (0 when absent)."""
-    with api.client() as http:
-        text = http.get("/metrics").text
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(api.metrics_text()):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
@@ -71,7 +69,10 @@ def test_prometheus_scrapes_both_replicas_with_the_shipped_rules(
 ) -> None:
     prometheus = replicas_prometheus
     apis = linear_replicas.apis
-    instances = [f"127.0.0.1:{api.port}" for api in apis]
+    instances = [api.metrics_target for api in apis]
+    for api in apis:  # production: not on the API port, which a load balancer exposes
+        with api.client() as http:
+            assert http.get("/metrics").status_code == 404
     requests = "fraudops_http_requests_total"
     before = [exported(api, requests, endpoint="/v1/predict", status="200") for api in apis]
     sent = [3, 2]

@@ -109,7 +109,7 @@ def test_generate_validate_train_serve_label_monitor_scrape(
         else:
             assert reloaded.json() == {"reloaded": True, "version": 1}, reloaded.text
     assert api.wait_ready()["model_version"] == 1
-    prometheus = start_prometheus([f"127.0.0.1:{api.port}"])
+    prometheus = start_prometheus([api.metrics_target])
     last_day = START + timedelta(days=DAYS - 1)
     day = store.read_dataset(raw, last_day, last_day, options).sort("timestamp")
     batches = [day.slice(i, 200) for i in range(0, day.height, 200)]
@@ -182,6 +182,10 @@ def test_generate_validate_train_serve_label_monitor_scrape(
         ("fraudops_score_psi", record["score_psi"]),
         ("fraudops_drift_share", record["drift_share"]),
         ("fraudops_monitoring_retrain_triggered", float(record["verdict"]["retrain"])),
+        # the verdict's alarms, which the model-monitoring alerts fire on
+        ("fraudops_drift_alarm", float(record["verdict"]["drift_alarm"])),
+        ("fraudops_score_drift_alarm", float(record["verdict"]["score_alarm"])),
+        ("fraudops_performance_degraded", float(record["verdict"]["performance_degraded"])),
     ):
         prometheus.wait_for(
             f"{gauge}{job}",

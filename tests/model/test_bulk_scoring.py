@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from fraudops.features.offline import build_offline_features
+from fraudops.models.decision import decide, score_points
 from fraudops.pipelines.scoring import score_frame
-from fraudops.serving.service import ReasonWriter, decide
+from fraudops.serving.service import ReasonWriter
 from skip_policy import require
 
 COMPILED_MISSING = "lleaves is not installed (the [compiled] extra; make install brings it)"
@@ -30,14 +31,13 @@ def test_scores_decisions_and_reasons_match_the_api_path(
     x = features.select(trained_model.feature_names).cast(pl.Float64).to_numpy()
     rows = np.linspace(0, features.height - 1, 40).astype(int)
     probability, contributions = trained_model.score_and_explain(x[rows])
-    thresholds = trained_model.thresholds
+    thresholds = trained_model.decision_thresholds
     writer = ReasonWriter()
     for k, row in enumerate(rows):
         got = scored.row(int(row), named=True)
         assert got["fraud_probability"] == pytest.approx(probability[k], abs=1e-6)
-        assert got["score"] == min(int(got["fraud_probability"] * 1000), 999)
-        expected = decide(probability[k : k + 1], thresholds["review"], thresholds["decline"])
-        assert got["decision"] == expected[0]
+        assert got["score"] == score_points(probability[k])
+        assert got["decision"] == decide(probability[k], thresholds)
         api_reasons = writer.reasons(x[row], contributions[k])
         assert [r["feature"] for r in got["reasons"]] == [r["feature"] for r in api_reasons]
         assert [r["text"] for r in got["reasons"]] == [r["text"] for r in api_reasons]

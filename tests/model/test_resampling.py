@@ -121,10 +121,10 @@ def test_validation_folds_keep_the_real_class_mix(
 
 def test_calibration_rows_keep_the_real_class_mix(some_cards_features: pl.DataFrame) -> None:
     names, cutoff = feature_names(), datetime(2026, 1, 26, tzinfo=UTC)
-    _, plain = train_calibrated("lr", some_cards_features, names, cutoff, delay_days=3)
+    _, plain = train_calibrated("lr", some_cards_features, names, cutoff, maturity_days=3)
     for method in ("undersample", "smote"):
         _, calibration = train_calibrated(
-            "lr", some_cards_features, names, cutoff, resampling=method, delay_days=3
+            "lr", some_cards_features, names, cutoff, resampling=method, maturity_days=3
         )
         assert calibration.height == plain.height
         assert calibration["transaction_id"].equals(plain["transaction_id"])

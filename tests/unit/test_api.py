@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from api_support import KEY, tx
 from fastapi.testclient import TestClient
 
 from fraudops.config import Settings
 from fraudops.schema import TRANSACTION_COLUMNS
 from fraudops.serving.app import create_app
 from fraudops.serving.model_loader import ModelHolder
-from fraudops.serving.schemas import EXAMPLE_TRANSACTION, TransactionIn
-
-KEY = {"X-API-Key": "dev-api-key"}
-ADMIN = {"X-API-Key": "dev-admin-key"}
-
-
-@pytest.fixture
-def settings(isolated_home: Any) -> Settings:
-    return Settings(home=isolated_home, reload_interval_seconds=0, max_batch_size=50)
-
-
-# every test runs twice: through the plain-ASGI hot path the server uses, and through the
-# FastAPI routes that document the same endpoints; both must answer alike
-@pytest.fixture(params=[True, False], ids=["hot-path", "fastapi-routes"])
-def client(
-    settings: Settings, trained_model: Any, request: pytest.FixtureRequest
-) -> Iterator[TestClient]:
-    holder = ModelHolder(settings)
-    app = create_app(settings, holder=holder, poll_registry=False, hot_path=request.param)
-    with TestClient(app) as c:
-        holder.install(trained_model, version=7)
-        yield c
-
-
-def tx(**overrides: Any) -> dict[str, Any]:
-    return {**EXAMPLE_TRANSACTION, **overrides}
+from fraudops.serving.schemas import TransactionIn
 
 
 def test_request_model_mirrors_the_canonical_schema() -> None:
@@ -214,33 +188,6 @@ def test_model_endpoint_and_metrics(client: TestClient) -> None:
     assert 'fraudops_model_info{alias="champion",name="fraud-detector",version="7"} 1.0' in metrics
     assert "fraudops_predictions_total" in metrics
     assert "fraudops_online_store_duration_seconds_bucket" in metrics
-
-
-def test_swapping_models_under_load_drops_no_request(
-    client: TestClient, trained_model: Any
-) -> None:
-    holder = client.app.state.fraudops.holder  # type: ignore[attr-defined]
-    failures: list[int] = []
-    stop = threading.Event()
-
-    def hammer(worker: int) -> None:
-        i = 0
-        while not stop.is_set():
-            r = client.post("/v1/predict", json=tx(transaction_id=f"w{worker}-{i}"), headers=KEY)
-            if r.status_code != 200:
-                failures.append(r.status_code)
-            i += 1
-
-    threads = [threading.Thread(target=hammer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for version in range(8, 20):
-        holder.install(trained_model, version=version)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert failures == []
-    assert client.get("/v1/model", headers=KEY).json()["version"] == 19
 
 
 def test_prediction_log_is_flushed_on_shutdown(settings: Settings, trained_model: Any) -> None:

@@ -84,3 +84,29 @@ def test_bad_arguments_get_a_clear_message(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "reasons must be one of flagged, all, none" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_cli_imports_no_heavy_library_until_a_command_runs() -> None:
+    """``fraudops --help`` stays fast: data, ML and web libraries load inside commands."""
+    import subprocess
+    import sys
+
+    heavy = ("polars", "pandas", "numpy", "mlflow", "sklearn", "lightgbm", "fastapi", "uvicorn")
+    code = f"import sys, fraudops.cli; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_version_and_bare_invocation() -> None:
+    from fraudops import __version__
+
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0, version.output
+    assert version.output.strip() == f"fraudops {__version__}"
+    bare = runner.invoke(app, [])  # click answers a bare group with its help (exit 2)
+    assert "Commands" in bare.output
+    options_only = runner.invoke(app, ["--log-level", "INFO"])
+    assert options_only.exit_code == 0
+    assert "Commands" in options_only.output

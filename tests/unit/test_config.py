@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from fraudops.config import Settings
+from fraudops.config import Settings, key_weakness
 
 
 def test_embedded_defaults_live_under_home(isolated_home: Path) -> None:
@@ -29,20 +30,72 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.drift_share_threshold == 0.35
 
 
-@pytest.mark.parametrize("key", ["", "dev-api-key", "short"])
-def test_production_refuses_default_or_weak_keys(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+API_KEY = "k7-Qx2mZp9-Lw4vRt8Ns"
+ADMIN_KEY = "a3_Hd8Jf2Kq6Wn1Yb5Ce"
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("", "empty or only whitespace"),
+        (" " * 16, "empty or only whitespace"),
+        ("dev-api-key", "development default"),
+        ("short-Key-1", "has 11 characters"),
+        ("a" * 16, "only 1 different characters"),
+        ("abababab12121212", "only 4 different characters"),
+        ("abcdefghijklmnopqrst", "only one class of characters"),
+        (f" {API_KEY} ", "starts or ends with whitespace"),
+    ],
+)
+def test_production_refuses_default_or_weak_keys(
+    monkeypatch: pytest.MonkeyPatch, key: str, reason: str
+) -> None:
     monkeypatch.setenv("FRAUDOPS_ENV", "production")
     monkeypatch.setenv("FRAUDOPS_API_KEY", key)
-    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", "a" * 32)
-    with pytest.raises(ValidationError, match="FRAUDOPS_API_KEY"):
+    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", ADMIN_KEY)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "FRAUDOPS_API_KEY is refused in production" in message
+    assert reason in message
+    assert "secrets.token_urlsafe" in message  # the rule and how to meet it
+    assert key.strip() == "" or key.strip() not in message  # the secret is not echoed
+
+
+def test_production_refuses_a_weak_admin_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDOPS_ENV", "production")
+    monkeypatch.setenv("FRAUDOPS_API_KEY", API_KEY)
+    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", "dev-admin-key")
+    with pytest.raises(ValidationError, match="FRAUDOPS_ADMIN_API_KEY is refused"):
         Settings()
 
 
-def test_production_accepts_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_one_key_for_scoring_and_admin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FRAUDOPS_ENV", "production")
-    monkeypatch.setenv("FRAUDOPS_API_KEY", "k" * 24)
-    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", "a" * 32)
-    assert Settings().api_key.get_secret_value() == "k" * 24
+    monkeypatch.setenv("FRAUDOPS_API_KEY", API_KEY)
+    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", API_KEY)
+    with pytest.raises(ValidationError, match="FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY"):
+        Settings()
+
+
+@pytest.mark.parametrize("generated", [secrets.token_urlsafe(32), secrets.token_hex(32)])
+def test_production_accepts_real_keys(monkeypatch: pytest.MonkeyPatch, generated: str) -> None:
+    monkeypatch.setenv("FRAUDOPS_ENV", "production")
+    monkeypatch.setenv("FRAUDOPS_API_KEY", generated)
+    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", ADMIN_KEY)
+    assert Settings().api_key.get_secret_value() == generated
+
+
+def test_the_keys_the_repository_sets_for_production_meet_the_rule() -> None:
+    """Fixed keys in benchmarks and the integration tier run with FRAUDOPS_ENV=production."""
+    fixed = {
+        "bench-api-key-0123456789",  # benchmarks/bench_serving.py
+        "integration-api-key-0123456789",  # tests/integration/conftest.py
+        "integration-admin-key-0123456789",
+    }
+    assert {key: key_weakness(key, "") for key in fixed} == dict.fromkeys(fixed)
 
 
 def test_out_of_range_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

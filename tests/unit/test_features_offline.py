@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from fraudops.cli_features import features_app
+from fraudops.cli.features import features_app
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features import offline
 from fraudops.features.offline import build_offline_features

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features_support import replay
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import (
@@ -18,8 +19,13 @@ from fraudops.features.online import (
     open_online_store,
     to_epoch_us,
 )
-from fraudops.features.spec import FEATURES, LABEL_HORIZON, FeatureDef, feature_names
-from fraudops.features.testing import replay
+from fraudops.features.spec import (
+    FEATURES,
+    LABEL_HORIZON,
+    FeatureDef,
+    feature_names,
+    max_retention,
+)
 from fraudops.schema import conform, label_feed_from_transactions
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -181,8 +187,8 @@ def test_state_stays_bounded() -> None:
             tx(f"old-{k}", k * MIN, card_id=f"c{k}", terminal_id=f"t{k}", merchant_id=f"m{k}")
         )
     assert store.size()["card_id"] == 200
-    # much later, a stream of new traffic pushes the old state out
-    later = 31 * DAY
+    # much later (past the spec's longest look-back), new traffic pushes the old state out
+    later = max_retention() + DAY
     for k in range(40):
         engine.process(tx(f"new-{k}", later + k * MIN, card_id="fresh"))
     sizes = store.size()

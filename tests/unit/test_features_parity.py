@@ -13,10 +13,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features_support import Stream, replay, streams
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
 from fraudops.features.spec import feature_names
-from fraudops.features.testing import Stream, replay, streams
 
 
 def assert_parity(online: np.ndarray, offline: np.ndarray) -> None:
@@ -62,7 +62,14 @@ def test_parity_on_simulated_traffic() -> None:
     from fraudops.schema import label_feed_from_transactions
 
     transactions = generate(
-        SimulationConfig(customers=60, days=21, fraud_rate=0.05, label_delay_mean_days=2, seed=3)
+        SimulationConfig(
+            customers=60,
+            days=21,
+            fraud_rate=0.05,
+            label_delay_model="gamma",
+            label_delay_mean_days=2,
+            seed=3,
+        )
     )
     engine = OnlineFeatureEngine(MemoryOnlineStore())
     online = replay(engine, transactions, label_feed_from_transactions(transactions))

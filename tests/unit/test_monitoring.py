@@ -10,6 +10,7 @@ import pytest
 
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel, LinearModel
+from fraudops.models.decision import DecisionThresholds
 from fraudops.monitoring.drift import drift_table, feature_drift, population_stability_index
 from fraudops.monitoring.performance import known_fraud_ids, matured_performance
 from fraudops.pipelines.monitoring import assess_window
@@ -56,7 +57,7 @@ def test_only_labels_reported_by_the_as_of_time_count() -> None:
         }
     )
     perf = matured_performance(
-        predictions, labels, T0 + timedelta(days=2), 2, {"review": 0.5, "decline": 0.85}
+        predictions, labels, T0 + timedelta(days=2), 2, DecisionThresholds(0.5, 0.85)
     )
     assert perf["known_frauds"] == 1
     assert perf["average_precision"] == pytest.approx(1.0)
@@ -152,3 +153,77 @@ def test_latest_record_becomes_prometheus_gauges(isolated_home: object) -> None:
     text = generate_latest(metrics.registry).decode()
     assert "fraudops_drift_share 0.5" in text
     assert "fraudops_monitoring_retrain_triggered 1.0" in text
+
+
+@pytest.mark.parametrize(
+    ("threshold", "alarm"), [(0.2, True), (0.5, False)], ids=["default", "raised"]
+)
+def test_alarm_gauges_follow_the_verdict_rule(threshold: float, alarm: bool) -> None:
+    """A changed FRAUDOPS_DRIFT_SHARE_THRESHOLD moves the alert's gauge with the verdict."""
+    from prometheus_client import generate_latest
+
+    from fraudops.monitoring.metrics import ServiceMetrics
+    from fraudops.pipelines.monitoring import export_gauges
+
+    settings = Settings(drift_share_threshold=threshold, psi_threshold=100.0)
+    reference = _frame(0.0)
+    record = assess_window(
+        _frame(1.0),
+        reference,
+        _model(reference),
+        (T0, T0 + timedelta(days=1)),
+        T0,
+        settings,
+        features=["f1", "f2"],
+    )
+    assert record.drift_share == 0.5
+    assert record.verdict.retrain is alarm
+    assert record.verdict.drift_alarm is alarm
+    metrics = ServiceMetrics()
+    export_gauges(record, metrics)
+    text = generate_latest(metrics.registry).decode()
+    assert f"fraudops_drift_alarm {float(alarm)}" in text
+    assert f"fraudops_monitoring_retrain_triggered {float(alarm)}" in text
+    assert "fraudops_score_drift_alarm 0.0" in text
+
+
+def test_low_live_ap_on_too_few_frauds_degrades_nothing() -> None:
+    """The performance gauge applies the minimum-frauds rule the verdict applies."""
+    from fraudops.monitoring.retrain import MIN_FRAUDS_FOR_PERFORMANCE
+
+    settings = Settings(live_ap_floor=0.9, psi_threshold=100.0, drift_share_threshold=1.0)
+    reference = _frame(0.0)
+    n = 200
+    predictions = pl.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(n)],
+            "timestamp": [T0] * n,
+            "card_id": [str(i) for i in range(n)],
+            "amount": [10.0] * n,
+            "fraud_probability": np.linspace(0.0, 1.0, n),
+        }
+    )
+    for frauds, degraded in ((MIN_FRAUDS_FOR_PERFORMANCE - 1, False), (20, True)):
+        # the frauds sit among the lowest scores: average precision far below 0.9
+        labels = pl.DataFrame(
+            {
+                "transaction_id": [f"t{i}" for i in range(frauds)],
+                "is_fraud": [1] * frauds,
+                "reported_at": [T0] * frauds,
+            }
+        )
+        record = assess_window(
+            _frame(0.0),
+            reference,
+            _model(reference),
+            (T0, T0 + timedelta(days=1)),
+            T0 + timedelta(days=1),
+            settings,
+            matured=predictions,
+            labels=labels,
+            features=["f1", "f2"],
+        )
+        assert record.performance is not None
+        assert record.performance["average_precision"] < 0.9
+        assert record.verdict.performance_degraded is degraded
+        assert record.verdict.retrain is degraded

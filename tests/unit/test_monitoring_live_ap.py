@@ -12,11 +12,8 @@ import pytest
 
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel, LinearModel
-from fraudops.pipelines.monitoring import (
-    MIN_FRAUDS_FOR_PERFORMANCE,
-    MonitoringRecord,
-    assess_window,
-)
+from fraudops.monitoring.retrain import MIN_FRAUDS_FOR_PERFORMANCE
+from fraudops.pipelines.monitoring import MonitoringRecord, assess_window
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 AS_OF = T0 + timedelta(days=20)  # the window has matured

@@ -451,6 +451,12 @@ module "ecs" {
   tags                        = local.tags
 }
 
+locals {
+  # The API's idle connections outlive the load balancer's own idle timeout, so it never
+  # sends a request on a connection the API is closing (a 502).
+  api_environment = merge(local.fraudops_environment, { FRAUDOPS_KEEP_ALIVE_SECONDS = tostring(var.alb_idle_timeout_seconds + 5) })
+}
+
 module "api_service" {
   source = "./modules/ecs-service"
 
@@ -462,7 +468,9 @@ module "api_service" {
   cpu                        = var.api_cpu
   memory                     = var.api_memory
   container_port             = 8000
-  environment                = local.fraudops_environment
+  # only the load balancer reaches the tasks (security group): trusting X-Forwarded-For
+  # from inside the VPC gives the failed-authentication limit each caller's own address
+  environment                = merge(local.api_environment, { FORWARDED_ALLOW_IPS = var.vpc_cidr })
   secrets                    = local.fraudops_secrets
   execution_role_arn         = module.iam.execution_role_arns["api"]
   task_role_arn              = module.iam.task_role_arns["api"]
@@ -475,6 +483,10 @@ module "api_service" {
   target_group_arn           = module.alb.target_group_arns["api"]
   # Model loading happens at start-up: give it time before health checks count.
   health_check_grace_period_seconds = 120
+  # SIGTERM: 20 s of draining (FRAUDOPS_DRAIN_SECONDS, longer than the target group's
+  # 15 s health-check interval), then up to 10 s for requests in flight and 10 s for
+  # connections just accepted, then the logs are flushed.
+  stop_timeout = 60
   container_health_check = {
     command = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
   }

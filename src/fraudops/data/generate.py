@@ -32,6 +32,13 @@ from fraudops.schema import conform
 SECONDS_PER_DAY = 86_400
 US = 1_000_000
 DRIFT_KINDS = ("new_pattern", "amount_shift", "channel_mix")
+# How long frauds take to be reported (see _label_delays):
+# - realistic: a fast part (the card holder calls within days) and a chargeback part
+#   (weeks: the statement arrives, the dispute is filed, the issuer confirms);
+# - constant: every fraud exactly ``label_delay_mean_days`` later (the shape of an export
+#   whose label time is "transaction time + N days");
+# - gamma: 0.25 d plus a gamma draw with mean ``label_delay_mean_days`` (short delays).
+LABEL_DELAY_MODELS = ("realistic", "constant", "gamma")
 
 # country code, centre latitude, centre longitude, share of card holders, share of web shops
 COUNTRIES = (
@@ -84,7 +91,11 @@ class SimulationConfig:
     seed: int = 42
     fraud_rate: float = 0.005
     tx_per_customer_per_day: float = 1.6
-    label_delay_mean_days: float = 4.0
+    label_delay_model: str = "realistic"
+    label_delay_mean_days: float = 4.0  # the constant or gamma mean (not "realistic")
+    label_fast_share: float = 0.4  # realistic: share of reported frauds the holder calls in
+    label_fast_mean_days: float = 2.0
+    label_chargeback_mean_days: float = 28.0
     unreported_fraction: float = 0.05
     drift_day: int | None = None  # day index from which the world changes
     drift_kinds: tuple[str, ...] = ("new_pattern",)
@@ -106,8 +117,20 @@ class SimulationConfig:
             raise ValueError("days must be at least 1")
         if not 0 <= self.fraud_rate < 0.5:
             raise ValueError("fraud_rate must be in [0, 0.5)")
+        if self.label_delay_model not in LABEL_DELAY_MODELS:
+            raise ValueError(
+                f"unknown label_delay_model {self.label_delay_model!r}; "
+                f"choose from {LABEL_DELAY_MODELS}"
+            )
         if self.label_delay_mean_days <= 0:
             raise ValueError("label_delay_mean_days must be > 0")
+        if self.label_fast_mean_days <= 0.1 or self.label_chargeback_mean_days <= 3:
+            raise ValueError(
+                "label_fast_mean_days must be > 0.1 and label_chargeback_mean_days > 3 "
+                "(the shortest call and chargeback)"
+            )
+        if not 0 <= self.label_fast_share <= 1:
+            raise ValueError("label_fast_share must be in [0, 1]")
         if not 0 <= self.unreported_fraction <= 1:
             raise ValueError("unreported_fraction must be in [0, 1]")
         unknown = set(self.drift_kinds) - set(DRIFT_KINDS)
@@ -537,9 +560,16 @@ def generate_day(world: World, index: int) -> pl.DataFrame:
 
 
 def _label_delays(cfg: SimulationConfig, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Days until a fraud is reported: gamma-distributed, NaN when it never is."""
-    shape = 2.0
-    delays = 0.25 + rng.gamma(shape, cfg.label_delay_mean_days / shape, size)
+    """Days until a fraud is reported (NaN when it never is), by ``label_delay_model``."""
+    if cfg.label_delay_model == "constant":
+        delays: np.ndarray = np.full(size, float(cfg.label_delay_mean_days))
+    elif cfg.label_delay_model == "gamma":
+        delays = 0.25 + rng.gamma(2.0, cfg.label_delay_mean_days / 2.0, size)
+    else:
+        # the holder's call: hours to a few days; a chargeback: one to eight weeks
+        fast = 0.1 + rng.gamma(2.0, (cfg.label_fast_mean_days - 0.1) / 2.0, size)
+        chargeback = 3.0 + rng.gamma(4.0, (cfg.label_chargeback_mean_days - 3.0) / 4.0, size)
+        delays = np.where(rng.random(size) < cfg.label_fast_share, fast, chargeback)
     delays[rng.random(size) < cfg.unreported_fraction] = np.nan
     return delays
 

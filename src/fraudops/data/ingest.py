@@ -139,10 +139,8 @@ def apply_mapping(export: pl.DataFrame, mapping: ColumnMapping) -> pl.DataFrame:
             expr = pl.col(mapping.columns[name])
         elif name in mapping.defaults:
             expr = pl.lit(str(mapping.defaults[name]))
-        elif name == "customer_id":
-            expr = pl.col(mapping.columns["card_id"])
-        elif name == "terminal_id":
-            expr = pl.col(mapping.columns["merchant_id"])
+        elif field.fallback is not None:
+            expr = pl.col(mapping.columns[field.fallback])
         elif field.default is not None:
             expr = pl.lit(str(field.default))
         else:

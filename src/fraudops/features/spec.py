@@ -91,6 +91,11 @@ STRING_COLUMNS = frozenset(
 
 NIGHT_END_HOUR = 6  # 00:00-05:59 UTC is "night"
 EARTH_RADIUS_KM = 6371.0
+# Fraud-history windows that only hold transactions at least this old: their labels have
+# had time to arrive, so a rate over them is a rate, not "the few frauds reported so far"
+# (with chargebacks taking a week, an undelayed 7-day rate is 0 almost always). In the spec
+# hash through each feature's delay.
+LABEL_MATURITY = timedelta(days=7)
 # How long the online store remembers transaction ids after the longest window, so late
 # labels (chargebacks arrive weeks later) still find their transaction.
 LABEL_HORIZON = timedelta(days=60)
@@ -350,6 +355,14 @@ def _card_behaviour() -> list[FeatureDef]:
             include_current=True,
             where=Filter("amount", "<", 2.0),
         ),
+        FeatureDef(
+            "card_known_fraud_count_30d",
+            "fraud_count",
+            "The card's earlier transactions in the last 30 days with a fraud label already "
+            "reported at the transaction time (a card in criminal hands keeps being used).",
+            entity="card_id",
+            window=30 * DAY,
+        ),
     ]
     return features
 
@@ -375,6 +388,21 @@ def _risk(entity: Entity, noun: str) -> list[FeatureDef]:
                 window=window,
             ),
         ]
+    matured = f"{LABEL_MATURITY // DAY}d"
+    for window in (7 * DAY, 30 * DAY):
+        w = f"{window // DAY}d"
+        features.append(
+            FeatureDef(
+                f"{noun}_matured_fraud_rate_{w}",
+                "fraud_rate",
+                f"Share of the {noun}'s transactions from {w} before the last {matured} "
+                f"(their labels have had {matured} to arrive) with a fraud label reported "
+                "by the transaction time; 0 when none.",
+                entity=entity,
+                window=window,
+                delay=LABEL_MATURITY,
+            )
+        )
     return features
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from fraudops.models.decision import DecisionThresholds
+
 BUNDLE_FILE = "bundle.json"
 NATIVE_FILES = {"lgbm": "model.txt", "xgb": "model.json", "lr": "linear.json", "rf": "model.joblib"}
 
@@ -180,8 +182,15 @@ class FraudModel:
         return self.predict_proba(x), self.contributions(x)
 
     @property
+    def decision_thresholds(self) -> DecisionThresholds:
+        """The thresholds chosen at training (an error when the model has none)."""
+        return DecisionThresholds.from_mapping(
+            self.metadata.get("thresholds"), f"the {self.algorithm} model"
+        )
+
+    @property
     def thresholds(self) -> dict[str, float]:
-        return dict(self.metadata.get("thresholds", {"review": 0.5, "decline": 0.9}))
+        return self.decision_thresholds.as_dict()
 
 
 def _sha256(path: Path) -> str:
@@ -235,6 +244,8 @@ def load_bundle(folder: Path, expected_digest: str | None) -> FraudModel:
             )
     meta = json.loads((folder / BUNDLE_FILE).read_text())
     algorithm = meta["algorithm"]
+    # a model that cannot decide is refused here, not at its first request
+    DecisionThresholds.from_mapping(meta.get("thresholds"), f"the {algorithm} bundle")
     native = folder / meta["native_file"]
     estimator: Any
     if algorithm == "lgbm":

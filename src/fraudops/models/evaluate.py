@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from fraudops.models.decision import DecisionThresholds, decision_masks
+
 
 @dataclass(frozen=True)
 class CostModel:
@@ -93,14 +95,11 @@ def card_precision_at_k_per_day(
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    review: float
-    decline: float
+class Thresholds(DecisionThresholds):
+    """Thresholds chosen on a labelled window, with the savings they gave there."""
+
     savings: float
     baseline_loss: float
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def savings_curve(
@@ -109,7 +108,8 @@ def savings_curve(
     """Savings versus a single threshold where every flagged transaction is declined."""
     thresholds = np.quantile(score, np.linspace(0, 1, n_points)) if score.size else np.array([])
     savings = np.array(
-        [_savings(y, score, amount, cost, review=np.inf, decline=t) for t in thresholds]
+        # review = decline: no review band, every flagged transaction is declined
+        [_savings(y, score, amount, cost, DecisionThresholds(t, t)) for t in thresholds]
     )
     return thresholds, savings
 
@@ -119,11 +119,9 @@ def _savings(
     score: np.ndarray,
     amount: np.ndarray,
     cost: CostModel,
-    review: float,
-    decline: float,
+    thresholds: DecisionThresholds,
 ) -> float:
-    declined = score >= decline
-    reviewed = (score >= review) & ~declined
+    reviewed, declined = decision_masks(score, thresholds)
     fraud = y == 1
     saved = amount[declined & fraud].sum() - cost.false_decline_cost * (declined & ~fraud).sum()
     saved += cost.review_catch_rate * amount[reviewed & fraud].sum()
@@ -173,9 +171,10 @@ def optimal_thresholds(
             best = (float(total), int(i), int(j[b]))
 
     def threshold_at(cut: int) -> float:
-        # flag the first `cut` transactions: threshold halfway to the next score
+        # flag the first `cut` transactions: threshold halfway to the next score (flagging
+        # none when the top score is 1.0 cannot be written: 1.0 flags only those scores)
         if cut == 0:
-            return float(np.nextafter(s[0], np.inf))
+            return min(float(np.nextafter(s[0], np.inf)), 1.0)
         if cut >= s.size:
             return float(s[-1])
         return float((s[cut - 1] + s[cut]) / 2)
@@ -193,14 +192,17 @@ def evaluate_scores(
     card: np.ndarray,
     k: int = 100,
     cost: CostModel | None = None,
-    thresholds: Thresholds | None = None,
+    thresholds: DecisionThresholds | None = None,
 ) -> dict[str, float]:
-    """Every headline metric of a scored, labelled window."""
+    """Every headline metric of a scored, labelled window (at the optimal thresholds of
+    the window itself when none are given)."""
     cost = cost or CostModel()
     y = np.asarray(y, dtype=np.int64)
     chosen = thresholds or optimal_thresholds(y, score, amount, cost)
-    savings = _savings(y, score, amount, cost, chosen.review, chosen.decline)
-    flagged = score >= chosen.review
+    savings = _savings(y, score, amount, cost, chosen)
+    baseline_loss = float(amount[y == 1].sum())
+    reviewed, declined = decision_masks(score, chosen)
+    flagged = reviewed | declined
     frauds = max(int(y.sum()), 1)
     return {
         "roc_auc": roc_auc(y, score),
@@ -209,7 +211,7 @@ def evaluate_scores(
         "precision_at_k": precision_at_k_per_day(day, y, score, k),
         "card_precision_at_k": card_precision_at_k_per_day(day, card, y, score, k),
         "savings": savings,
-        "savings_share": savings / chosen.baseline_loss if chosen.baseline_loss else float("nan"),
+        "savings_share": savings / baseline_loss if baseline_loss else float("nan"),
         "recall_at_review": float((flagged & (y == 1)).sum() / frauds),
         "alert_rate": float(flagged.mean()) if flagged.size else float("nan"),
         "review_threshold": chosen.review,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudops.models.bundle import FraudModel, load_bundle
+from fraudops.models.bundle import BundleIntegrityError, FraudModel, load_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 DIGEST_TAG = "bundle_digest"
 BUNDLE_ARTIFACT = "bundle"
+EMBEDDED_ARTIFACTS = "artifacts"  # beside the embedded mlflow.db (config.resolved_artifact_uri)
 
 
 class RegistryError(Exception):
@@ -74,27 +75,76 @@ class Registry:
     def version_tags(self, version: int) -> dict[str, str]:
         return dict(self.client.get_model_version(self.model_name, str(version)).tags)
 
-    def download_bundle(self, version: int, destination: Path) -> tuple[Path, str]:
-        """Fetch a version's bundle; returns its folder and the digest recorded at registration."""
-        import mlflow
-
+    def bundle_uri(self, version: int) -> tuple[str, str]:
+        """Where a version's bundle is read from, and the digest recorded at registration."""
         model_version = self.client.get_model_version(self.model_name, str(version))
         digest = model_version.tags.get(DIGEST_TAG)
         if not digest:
             raise RegistryError(f"version {version} has no {DIGEST_TAG} tag; refusing to load it")
+        if not model_version.run_id:
+            raise RegistryError(f"version {version} was registered without a run")
+        recorded = self.client.get_run(model_version.run_id).info.artifact_uri
+        return self._in_this_home(f"{recorded.rstrip('/')}/{BUNDLE_ARTIFACT}"), digest
+
+    def _in_this_home(self, uri: str) -> str:
+        """An embedded store's artifact URI, read from this home even if it was moved.
+
+        MLflow records absolute artifact locations, so a copied or moved ``FRAUDOPS_HOME``
+        would still read (and silently serve) the old location's files. The embedded layout
+        is fixed (``<home>/mlflow/mlflow.db`` beside ``<home>/mlflow/artifacts``), so a
+        location recorded under another home's ``mlflow/artifacts`` is looked for under this
+        one's; when it is not there, loading fails saying so.
+        """
+        local = uri.startswith("file:///") or uri.startswith("/")
+        if not (self.tracking_uri.startswith("sqlite:///") and local):
+            return uri  # a tracking server or remote artifacts: locations are not local paths
+        recorded = Path(uri.removeprefix("file://"))
+        root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent / EMBEDDED_ARTIFACTS
+        if recorded.is_relative_to(root):
+            return uri
+        parts = recorded.parts
+        marker = ("mlflow", EMBEDDED_ARTIFACTS)
+        starts = [i for i in range(len(parts) - 1) if parts[i : i + 2] == marker]
+        if not starts:
+            return uri  # artifacts configured outside the home on purpose
+        relocated = root.joinpath(*parts[starts[-1] + 2 :])
+        if not relocated.exists():
+            raise RegistryError(
+                f"artifact recorded at {recorded} belongs to another FRAUDOPS_HOME and is not "
+                f"in this one at {relocated}; a moved or copied home needs its whole "
+                "mlflow/ folder (database and artifacts) — refusing to read the old location"
+            )
+        return relocated.as_uri()
+
+    def download_bundle(self, version: int, destination: Path) -> tuple[Path, str]:
+        """Fetch a version's bundle; returns its folder and the digest recorded at registration."""
+        import mlflow
+
+        uri, digest = self.bundle_uri(version)
         path = mlflow.artifacts.download_artifacts(
-            run_id=model_version.run_id,
-            artifact_path=BUNDLE_ARTIFACT,
-            dst_path=str(destination),
-            tracking_uri=self.tracking_uri,
+            artifact_uri=uri, dst_path=str(destination), tracking_uri=self.tracking_uri
         )
         return Path(path), digest
 
     def load(self, version: int) -> FraudModel:
-        """Download, verify (SHA-256) and load a version."""
+        """Download, verify (SHA-256) and load a version. Errors name the registered
+        version and its artifact, never the temporary folder it was downloaded to."""
+        where = f"{self.model_name} version {version}"
+        try:
+            uri, _ = self.bundle_uri(version)
+        except Exception as exc:
+            raise RegistryError(f"{where}: {exc}") from exc
         with tempfile.TemporaryDirectory() as folder:
-            path, digest = self.download_bundle(version, Path(folder))
-            model = load_bundle(path, digest)
+            try:
+                path, digest = self.download_bundle(version, Path(folder))
+                model = load_bundle(path, digest)
+            except Exception as exc:
+                reason = str(exc).replace(str(Path(folder) / BUNDLE_ARTIFACT), uri)
+                reason = reason.replace(folder, uri)
+                error = (
+                    BundleIntegrityError if isinstance(exc, BundleIntegrityError) else RegistryError
+                )
+                raise error(f"{where} (artifact {uri}): {reason}") from exc
         model.metadata["registry_version"] = version
         return model
 
@@ -111,6 +161,16 @@ class Registry:
             self.client.create_registered_model(
                 self.model_name, description="Payment-card fraud detector (fraudops)."
             )
+        recorded = self.client.get_run(run_id).info.artifact_uri
+        try:
+            self._in_this_home(recorded)
+        except RegistryError:
+            # the experiment was created while the home lived elsewhere and still writes there
+            raise RegistryError(
+                f"run {run_id} wrote its artifacts to {recorded}, outside this FRAUDOPS_HOME; "
+                "its experiment was created before the home moved: set "
+                "FRAUDOPS_MLFLOW_EXPERIMENT to a new name and train again"
+            ) from None
         source = source or f"runs:/{run_id}/{BUNDLE_ARTIFACT}"
         # a tracking server accepts a logged-model source only with the model's id
         model_id = source.removeprefix("models:/") if source.startswith("models:/") else None
@@ -142,8 +202,8 @@ class Registry:
 
     def rollback(self) -> tuple[int, int]:
         """Move ``champion`` back to the previous champion; returns (from, to)."""
-        history = self._history()
-        current = self.version_by_alias(CHAMPION)
+        current = self.version_by_alias(CHAMPION)  # None also when nothing is registered
+        history = self._history() if current is not None else []
         if current is None or len(history) < 2:
             raise RegistryError("there is no previous champion to roll back to")
         history = [v for v in history if v != current]

@@ -1,13 +1,20 @@
 """Time-aware training: splits with a label-delay gap, four algorithms, calibration.
 
-Fraud data is a time series with delayed labels, so nothing here shuffles across time:
+Fraud data is a time series with delayed labels, so nothing here shuffles across time.
 
-- the model is trained on ``[train_start, train_end)`` with the labels *known at*
-  ``train_end`` (a fraud reported later counts as genuine, exactly as in production);
-- ``delay_days`` after ``train_end`` are skipped (their labels are not yet known when a
-  model is deployed), then ``(train_end + delay, test_end]`` is the test window;
-- model selection uses prequential (rolling-origin) folds inside the training window,
-  each with the same gap; the test window is never used for any choice.
+Label time, one definition: a model trained on ``[train_start, train_end)`` is built and
+deployed at its *label cutoff* — by default ``train_end + delay_days``, the start of the
+test window (the closed loop and the DAGs, which train "as of now", pass their own). It
+learns from the labels reported by that moment: a fraud reported later counts as genuine,
+exactly as in production, and a fraud reported between ``train_end`` and the cutoff is a
+positive (the ``delay_days`` gap is the time those labels need; counting it twice would
+turn the freshest frauds into label noise). Every label used for fitting, calibration,
+thresholds and model selection goes through :func:`labels_known_at` with the cutoff that
+applies to it; a prequential fold's cutoff is its own validation start.
+
+- ``(train_end + delay, test_end]`` is the test window; it is never used for any choice;
+- model selection uses the most recent matured days of the training window (and
+  prequential folds where the window is long enough).
 """
 
 from __future__ import annotations
@@ -35,22 +42,34 @@ ALGORITHM_NAMES = {
 RESAMPLING = ("none", "undersample", "smote")
 
 
+class NoKnownFraudError(ValueError):
+    """A window whose rows carry no fraud reported by its label cutoff: nothing to learn."""
+
+
 @dataclass(frozen=True)
 class TimeSplit:
     train_start: datetime
     train_end: datetime
     delay_days: int
     test_end: datetime
+    # when the model is built and deployed; None: the test start (train_end + delay)
+    label_cutoff: datetime | None = None
 
     @property
     def test_start(self) -> datetime:
         return self.train_end + timedelta(days=self.delay_days)
+
+    @property
+    def training_label_cutoff(self) -> datetime:
+        """The moment whose reported labels the model learns from."""
+        return self.label_cutoff or self.test_start
 
     def as_dict(self) -> dict[str, str | int]:
         return {
             "train_start": self.train_start.isoformat(),
             "train_end": self.train_end.isoformat(),
             "delay_days": self.delay_days,
+            "label_cutoff": self.training_label_cutoff.isoformat(),
             "test_start": self.test_start.isoformat(),
             "test_end": self.test_end.isoformat(),
         }
@@ -69,6 +88,7 @@ def plan_split(
     test_end: datetime | None = None,
     test_days: int = 7,
     burn_in_days: int = 0,
+    label_cutoff: datetime | None = None,
 ) -> TimeSplit:
     """Fill in the dates a user did not give, from the data's first and last timestamps.
 
@@ -89,13 +109,34 @@ def plan_split(
             f"delay {delay_days} d, test up to {test_end:%Y-%m-%d}; the data covers "
             f"{first:%Y-%m-%d}..{last:%Y-%m-%d}"
         )
-    return TimeSplit(train_start, train_end, delay_days, test_end)
+    if label_cutoff is not None and label_cutoff < train_end:
+        raise ValueError(
+            f"label cutoff {label_cutoff:%Y-%m-%d %H:%M} precedes the end of training "
+            f"{train_end:%Y-%m-%d}: a model cannot be built before its data ends"
+        )
+    return TimeSplit(train_start, train_end, delay_days, test_end, label_cutoff)
 
 
-def labels_known_at(frame: pl.DataFrame, cutoff: datetime) -> np.ndarray:
-    """1 for frauds whose label was reported by ``cutoff``; everything else counts as 0."""
-    known = (pl.col("is_fraud") == 1) & (pl.col("label_available_at") <= cutoff)
+def labels_known_at(frame: pl.DataFrame, cutoff: datetime | None) -> np.ndarray:
+    """1 for frauds whose label was reported by ``cutoff``; everything else counts as 0.
+
+    ``cutoff=None`` takes the final labels (a backtest judged on settled history).
+    """
+    if cutoff is None:
+        known = pl.col("is_fraud") == 1
+    else:
+        known = (pl.col("is_fraud") == 1) & (pl.col("label_available_at") <= cutoff)
     return frame.select(known.fill_null(False)).to_series().to_numpy().astype(np.int64)
+
+
+def require_known_fraud(y: np.ndarray, what: str, start: Any, end: Any, cutoff: Any) -> None:
+    """A clear error instead of a library's traceback when there is nothing to learn."""
+    if int(y.sum()) == 0:
+        raise NoKnownFraudError(
+            f"{what} [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) has {y.size:,} rows but "
+            f"no fraud reported by {cutoff:%Y-%m-%d %H:%M}; widen the window or move the "
+            "label cutoff later"
+        )
 
 
 def rows_between(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
@@ -257,6 +298,39 @@ def feature_matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
     return frame.select(names).cast(pl.Float64).to_numpy()
 
 
+def holdout_window(
+    times: pl.Series,
+    known: np.ndarray,
+    cutoff: datetime,
+    maturity_days: int = 7,
+    share: float = 0.2,
+    min_frauds: int = 50,
+    max_share: float = 0.5,
+) -> tuple[datetime, datetime]:
+    """The most recent matured days of a training window, held out for calibration,
+    thresholds and model selection: ``[start, end)``.
+
+    It ends where labels have had ``maturity_days`` to arrive before the cutoff (or at the
+    end of the data), covers ``share`` of the window, and reaches further back — up to
+    ``max_share`` — until it holds ``min_frauds`` known frauds, so that the scores judged
+    on it are not a handful of frauds' luck.
+    """
+    first, last = times.min(), times.max()
+    assert isinstance(first, datetime)
+    assert isinstance(last, datetime)
+    data_end = last + timedelta(microseconds=1)
+    end = min(data_end, cutoff - timedelta(days=maturity_days))
+    if end - first < (data_end - first) * share * 2:  # too little matured history left
+        end = data_end
+    span = end - first
+    start = end - span * share
+    before_end = np.sort(times.to_numpy()[(known == 1) & (times < end).to_numpy()])
+    if before_end.size >= min_frauds:
+        latest_enough = before_end[-min_frauds].astype("datetime64[us]").item()
+        start = min(start, latest_enough.replace(tzinfo=first.tzinfo))
+    return max(start, end - span * max_share), end
+
+
 def train_calibrated(
     algorithm: str,
     train: pl.DataFrame,
@@ -267,27 +341,36 @@ def train_calibrated(
     resampling: str = "none",
     calibration_share: float = 0.2,
     seed: int = 0,
-    delay_days: int = 7,
+    maturity_days: int = 7,
+    min_holdout_frauds: int = 50,
 ) -> tuple[FraudModel, pl.DataFrame]:
-    """Fit a model and calibrate it on held-out days whose labels have had time to mature.
+    """Fit a model on a training window with the labels reported by ``cutoff`` (the
+    moment it is deployed) and calibrate it on the window's most recent matured days
+    (:func:`holdout_window`); every other day is used for fitting.
 
-    The calibration days end ``delay_days`` before the cutoff: the freshest days have too
-    few of their frauds reported yet, and calibrating on them would teach the model that
-    fraud is rarer than it is. Every other training day is used for fitting. Returns the
-    model and the calibration rows with their calibrated ``score`` (used to pick the
-    decision thresholds without touching the test window).
+    Returns the model and the held-out rows with their ``raw_score`` (for model
+    selection), calibrated ``score`` and ``known_label`` (for the decision thresholds,
+    chosen without touching the test window).
     """
-    times = train["timestamp"]
-    start = times.min()
-    assert isinstance(start, datetime)
-    calib_end = cutoff - timedelta(days=delay_days)
-    if calib_end <= start:
-        calib_end = cutoff
-    calib_start = calib_end - (calib_end - start) * calibration_share
-    in_calibration = (pl.col("timestamp") >= calib_start) & (pl.col("timestamp") < calib_end)
-    fit_rows = train.filter(~in_calibration)
-    calib_rows = train.filter(in_calibration)
-    x_fit, y_fit = feature_matrix(fit_rows, names), labels_known_at(fit_rows, cutoff)
+    known = labels_known_at(train, cutoff)
+    calib_start, calib_end = holdout_window(
+        train["timestamp"],
+        known,
+        cutoff,
+        maturity_days,
+        calibration_share,
+        min_holdout_frauds,
+    )
+    in_calibration = (
+        ((pl.col("timestamp") >= calib_start) & (pl.col("timestamp") < calib_end))
+        .fill_null(False)
+        .alias("in_calibration")
+    )
+    mask = train.select(in_calibration).to_series().to_numpy()
+    fit_rows, calib_rows = train.filter(~pl.Series(mask)), train.filter(pl.Series(mask))
+    x_fit, y_fit = feature_matrix(fit_rows, names), known[~mask]
+    first = train["timestamp"].min()
+    require_known_fraud(y_fit, "the fitting window", first, calib_start, cutoff)
     estimator = fit_estimator(algorithm, x_fit, y_fit, params, resampling, seed)
     model = FraudModel(algorithm=algorithm, estimator=estimator, feature_names=names)
     if algorithm == "rf":
@@ -295,10 +378,23 @@ def train_calibrated(
         model.reference_mean = np.nan_to_num(filled.mean(axis=0))
         scale = filled.std(axis=0)
         model.reference_scale = np.where(scale > 0, scale, 1.0)
-    x_cal, y_cal = feature_matrix(calib_rows, names), labels_known_at(calib_rows, cutoff)
-    model.calibrator = fit_calibrator(model.raw_scores(x_cal), y_cal, calibration)
+    x_cal, y_cal = feature_matrix(calib_rows, names), known[mask]
+    if y_cal.sum() == 0:
+        logger.warning(
+            "no fraud reported by %s among the %d held-out rows %s..%s: the %s model keeps "
+            "its raw scores (no calibration)",
+            cutoff,
+            y_cal.size,
+            calib_start,
+            calib_end,
+            algorithm,
+        )
+    raw = model.raw_scores(x_cal)
+    model.calibrator = fit_calibrator(raw, y_cal, calibration)
     scored = calib_rows.with_columns(
-        pl.Series("score", model.predict_proba(x_cal)), pl.Series("known_label", y_cal)
+        pl.Series("raw_score", raw),
+        pl.Series("score", np.clip(model.calibrator(raw), 0.0, 1.0)),
+        pl.Series("known_label", y_cal),
     )
     return model, scored
 
@@ -314,7 +410,13 @@ def cross_validate(
     on_fold: Callable[[int, float], None] | None = None,
     n_folds: int = 3,
 ) -> list[float]:
-    """Average precision of each prequential fold (labels as known at ``train_end``)."""
+    """Average precision of each prequential fold.
+
+    A fold mirrors deployment: it fits with the labels reported by its own validation
+    start (its cutoff) and is judged with the labels known when the model is built
+    (``split.training_label_cutoff``). A fold with no known fraud to fit on or to judge
+    with is skipped with a warning (its score is NaN).
+    """
     from fraudops.models.evaluate import average_precision
 
     metric = metric or average_precision
@@ -322,18 +424,24 @@ def cross_validate(
     for i, (fit_end, valid_start, valid_end) in enumerate(prequential_folds(split, n_folds)):
         fit_rows = rows_between(frame, split.train_start, fit_end)
         valid_rows = rows_between(frame, valid_start, valid_end)
-        estimator = fit_estimator(
-            algorithm,
-            feature_matrix(fit_rows, names),
-            labels_known_at(fit_rows, fit_end),
-            params,
-            resampling,
-        )
-        model = FraudModel(algorithm=algorithm, estimator=estimator, feature_names=names)
-        value = metric(
-            labels_known_at(valid_rows, split.train_end),
-            model.raw_scores(feature_matrix(valid_rows, names)),
-        )
+        y_fit = labels_known_at(fit_rows, valid_start)
+        y_valid = labels_known_at(valid_rows, split.training_label_cutoff)
+        if y_fit.sum() == 0 or y_valid.sum() == 0:
+            logger.warning(
+                "fold %d (fit until %s, validate %s..%s) has no known fraud to %s; skipped",
+                i,
+                fit_end,
+                valid_start,
+                valid_end,
+                "fit on" if y_fit.sum() == 0 else "judge with",
+            )
+            value = float("nan")
+        else:
+            estimator = fit_estimator(
+                algorithm, feature_matrix(fit_rows, names), y_fit, params, resampling
+            )
+            model = FraudModel(algorithm=algorithm, estimator=estimator, feature_names=names)
+            value = metric(y_valid, model.raw_scores(feature_matrix(valid_rows, names)))
         scores.append(value)
         if on_fold:
             on_fold(i, value)

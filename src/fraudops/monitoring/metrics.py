@@ -107,6 +107,23 @@ class ServiceMetrics:
             "1 when the latest monitoring verdict asked for retraining.",
             registry=r,
         )
+        # the alarms behind the latest verdict, by the rule that triggers retraining
+        # (monitoring.retrain.RetrainPolicy): the alerts read these, not thresholds of their own
+        self.drift_alarm = Gauge(
+            "fraudops_drift_alarm",
+            "1 when the latest monitoring run found feature drift above the retraining threshold.",
+            registry=r,
+        )
+        self.score_drift_alarm = Gauge(
+            "fraudops_score_drift_alarm",
+            "1 when the latest monitoring run found the score PSI above the retraining threshold.",
+            registry=r,
+        )
+        self.performance_degraded = Gauge(
+            "fraudops_performance_degraded",
+            "1 when live average precision, on enough known frauds, fell below its floor.",
+            registry=r,
+        )
         # not measured yet is NaN, not 0 (an AP of 0 would fire the floor alert)
         for gauge in (self.drift_share, self.score_psi, self.live_average_precision):
             gauge.set(float("nan"))

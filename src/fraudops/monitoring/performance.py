@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from fraudops.models.decision import DecisionThresholds
 from fraudops.models.evaluate import CostModel, evaluate_scores
 
 
@@ -33,23 +34,16 @@ def matured_performance(
     labels: pl.DataFrame,
     as_of: datetime,
     k: int,
-    thresholds: dict[str, float],
+    thresholds: DecisionThresholds,
     cost: CostModel | None = None,
 ) -> dict[str, float]:
-    """Metrics of a matured prediction window with the labels known at ``as_of``."""
+    """Metrics of a matured prediction window with the labels known at ``as_of``, judged
+    at the serving model's own thresholds."""
     if predictions.height == 0:
         return {"labelled_rows": 0.0}
     fraud_ids = known_fraud_ids(labels, as_of)
     y = predictions["transaction_id"].is_in(fraud_ids.implode()).to_numpy().astype(np.int64)
     score = predictions["fraud_probability"].to_numpy()
-    from fraudops.models.evaluate import Thresholds
-
-    chosen = Thresholds(
-        review=thresholds.get("review", 0.5),
-        decline=thresholds.get("decline", 0.9),
-        savings=0.0,
-        baseline_loss=float(predictions["amount"].to_numpy()[y == 1].sum()),
-    )
     metrics = evaluate_scores(
         y,
         score,
@@ -58,7 +52,7 @@ def matured_performance(
         predictions["card_id"].to_numpy(),
         k,
         cost,
-        chosen,
+        thresholds,
     )
     metrics["labelled_rows"] = float(predictions.height)
     metrics["known_frauds"] = float(y.sum())

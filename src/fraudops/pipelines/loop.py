@@ -24,7 +24,10 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
+from fraudops.features.spec import max_retention
+from fraudops.models.decision import FLAGGED
 from fraudops.models.evaluate import average_precision
+from fraudops.monitoring.retrain import RetrainPolicy
 from fraudops.pipelines.data import generate_to_store, validate_dataset
 from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
 from fraudops.pipelines.training import TrainingOptions, run_training
@@ -64,8 +67,8 @@ class LoopConfig:
     test_days: int = 4
     label_maturity_days: int = 7
     k: int = 50
-    # simulated before day 0 so that 30-day feature windows are full from day 0 on
-    burn_in_days: int = 30
+    # simulated before day 0 so that every feature window is full from day 0 on
+    burn_in_days: int = field(default_factory=lambda: max_retention().days)
 
     def __post_init__(self) -> None:
         if self.warmup_days < 21:
@@ -137,7 +140,7 @@ def _interleave(
 
 def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
     """Run the whole simulation; ``settings.home`` is the loop's (fresh) workspace."""
-    from fraudops.features.online import OnlineFeatureEngine, open_online_store
+    from fraudops.features.online import OnlineFeatureEngine, open_online_store, warm_up_days
     from fraudops.monitoring.metrics import ServiceMetrics
     from fraudops.serving.logs import AppendLog
     from fraudops.serving.model_loader import ModelHolder
@@ -176,6 +179,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             test_end=first_live,
             k=config.k,
             reason="initial",
+            label_cutoff=first_live,  # built on day 0 of the live part, with what it knows
         ),
         emit=lambda kind, payload: emit(f"train:{kind}", payload),
     )
@@ -189,7 +193,8 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         raise RuntimeError(f"no champion after initial training: {holder.status.last_error}")
     engine = OnlineFeatureEngine(open_online_store("memory://"))
     history = store.read_dataset(clean, storage_options=options)
-    engine.backfill(history.filter(pl.col("timestamp") >= first_live - timedelta(days=35)))
+    warm_from = first_live - timedelta(days=warm_up_days())
+    engine.backfill(history.filter(pl.col("timestamp") >= warm_from))
     prediction_log = AppendLog(settings.dataset_uri("predictions"), storage_options=options)
     label_log = AppendLog(settings.dataset_uri("label_feed"), storage_options=options)
     service = ScoringService(holder, engine, prediction_log, label_log, metrics)
@@ -198,7 +203,10 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
     )
 
     world = World(sim)
-    last_retrain = -(10**9)
+    policy = RetrainPolicy.from_settings(
+        settings, cooldown=timedelta(days=config.retrain_cooldown_days)
+    )
+    triggers: list[datetime] = []
     alarm_yesterday = False
     for index in range(burn + config.warmup_days, burn + config.days):
         day = sim.day_of(index)
@@ -227,11 +235,10 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         prediction_log.flush()
         label_log.flush()
         frauds = arrived.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
-        caught = sum(decisions.get(t) in ("review", "decline") for t in frauds)
+        caught = sum(decisions.get(t) in FLAGGED for t in frauds)
 
         serving = holder.current
         assert serving is not None
-        may_retrain = index - last_retrain >= config.retrain_cooldown_days
         record: MonitoringRecord = run_monitoring(
             settings,
             end,
@@ -258,8 +265,9 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             reasons=record.verdict.reasons,
             champion_version=serving.version,
         )
-        if record.verdict.retrain and may_retrain:
-            last_retrain = index
+        decision = policy.decide(record.verdict.reasons, end, triggers)
+        if decision.retrain:
+            triggers.append(end)
             retrain = run_training(
                 settings,
                 validated,
@@ -270,7 +278,7 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
                     test_days=config.test_days,
                     test_end=end,
                     k=config.k,
-                    reason="; ".join(record.verdict.reasons)[:250],
+                    reason=decision.reason,
                     label_cutoff=end,
                     log_pyfunc=False,
                 ),

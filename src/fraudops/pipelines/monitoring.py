@@ -19,19 +19,26 @@ from pydantic import BaseModel, Field
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
+from fraudops.models.decision import decision_rates
 from fraudops.monitoring.drift import drift_table, evidently_report, population_stability_index
 from fraudops.monitoring.performance import matured_performance
+from fraudops.monitoring.retrain import RetrainPolicy, judged_average_precision
 
 logger = logging.getLogger(__name__)
 
 # calendar features follow the clock, not the world: a Saturday is not drift
 CLOCK_KINDS = frozenset({"hour", "is_night", "is_weekend"})
-MIN_FRAUDS_FOR_PERFORMANCE = 5
 
 
 class Verdict(BaseModel):
+    """The retraining verdict of a window and the alarms behind it (RetrainPolicy's rule;
+    the API exports the alarms as gauges, which the Prometheus alerts read)."""
+
     retrain: bool
     reasons: list[str] = Field(default_factory=list)
+    drift_alarm: bool = False
+    score_alarm: bool = False
+    performance_degraded: bool = False
 
 
 class MonitoringRecord(BaseModel):
@@ -56,27 +63,13 @@ class MonitoringRecord(BaseModel):
 
     @property
     def live_average_precision(self) -> float | None:
-        if (
-            not self.performance
-            or self.performance.get("known_frauds", 0) < MIN_FRAUDS_FOR_PERFORMANCE
-        ):
-            return None
-        value = self.performance.get("average_precision")
-        return None if value is None or not np.isfinite(value) else float(value)
+        return judged_average_precision(self.performance)
 
 
 def drift_features() -> list[str]:
     from fraudops.features.spec import FEATURES
 
     return [f.name for f in FEATURES if f.kind not in CLOCK_KINDS]
-
-
-def _rates(probability: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:
-    if probability.size == 0:
-        return {"review": 0.0, "decline": 0.0}
-    decline = probability >= thresholds["decline"]
-    review = (probability >= thresholds["review"]) & ~decline
-    return {"review": float(review.mean()), "decline": float(decline.mean())}
 
 
 def assess_window(
@@ -95,7 +88,7 @@ def assess_window(
 ) -> MonitoringRecord:
     """Everything the monitor decides, as a pure function of frames and settings."""
     features = list(features or drift_features())
-    thresholds = model.thresholds
+    thresholds = model.decision_thresholds
     drifts = drift_table(reference, predictions, features) if predictions.height else []
     drift_share = float(np.mean([d.drifted for d in drifts])) if drifts else None
     score = predictions["fraud_probability"].to_numpy() if predictions.height else np.array([])
@@ -118,26 +111,25 @@ def assess_window(
         drifted_features=[d.feature for d in drifts if d.drifted],
         feature_drift={d.feature: round(d.statistic, 6) for d in drifts},
         score_psi=psi,
-        decision_rates=_rates(score, thresholds),
-        reference_decision_rates=_rates(reference["fraud_probability"].to_numpy(), thresholds),
+        decision_rates=decision_rates(score, thresholds),
+        reference_decision_rates=decision_rates(
+            reference["fraud_probability"].to_numpy(), thresholds
+        ),
         performance_window=list(performance_window) if performance_window else None,
         performance=performance,
         champion_test_average_precision=test_ap,
         verdict=Verdict(retrain=False),
     )
-    reasons = []
-    if drift_share is not None and drift_share > settings.drift_share_threshold:
-        shown = ", ".join(record.drifted_features[:5])
-        more = "…" if len(record.drifted_features) > 5 else ""
-        reasons.append(
-            f"drift share {drift_share:.2f} > {settings.drift_share_threshold:g} ({shown}{more})"
-        )
-    if psi is not None and psi > settings.psi_threshold:
-        reasons.append(f"score PSI {psi:.3f} > {settings.psi_threshold:g}")
+    policy = RetrainPolicy.from_settings(settings)
     live_ap = record.live_average_precision
-    if live_ap is not None and live_ap < settings.live_ap_floor:
-        reasons.append(f"live average precision {live_ap:.3f} < floor {settings.live_ap_floor:g}")
-    record.verdict = Verdict(retrain=bool(reasons), reasons=reasons)
+    reasons = policy.reasons(drift_share, record.drifted_features, psi, live_ap)
+    record.verdict = Verdict(
+        retrain=bool(reasons),
+        reasons=reasons,
+        drift_alarm=policy.drift_alarm(drift_share),
+        score_alarm=policy.score_alarm(psi),
+        performance_degraded=policy.performance_degraded(live_ap),
+    )
     return record
 
 
@@ -185,6 +177,9 @@ def export_gauges(record: MonitoringRecord, metrics: Any) -> None:
     for decision, rate in record.decision_rates.items():
         metrics.decision_rate.labels(decision).set(rate)
     metrics.retrain_triggered.set(1.0 if record.verdict.retrain else 0.0)
+    metrics.drift_alarm.set(1.0 if record.verdict.drift_alarm else 0.0)
+    metrics.score_drift_alarm.set(1.0 if record.verdict.score_alarm else 0.0)
+    metrics.performance_degraded.set(1.0 if record.verdict.performance_degraded else 0.0)
 
 
 def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
@@ -194,12 +189,18 @@ def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.Data
 
 
 def score_stored_window(
-    settings: Settings, model: FraudModel, start: datetime, end: datetime, history_days: int = 35
+    settings: Settings,
+    model: FraudModel,
+    start: datetime,
+    end: datetime,
+    history_days: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Score stored transactions of ``[start, end)`` through the offline features, for
     monitoring incoming data when no prediction log exists (batch deployments, the DAGs).
+    ``history_days`` before ``start`` are read too (default: the features' look-back).
     Returns prediction-log-shaped rows and the label feed known in the store."""
     from fraudops.features.offline import build_offline_features
+    from fraudops.features.online import warm_up_days
     from fraudops.pipelines.data import resolve_transactions_uri
     from fraudops.schema import label_feed_from_transactions
 
@@ -209,7 +210,7 @@ def score_stored_window(
         uri = settings.dataset_uri("raw")
     uri = resolve_transactions_uri(uri, options)
     history = store.read_dataset(
-        uri, (start - timedelta(days=history_days)).date(), end.date(), options
+        uri, (start - timedelta(days=history_days or warm_up_days())).date(), end.date(), options
     )
     if history.height == 0:
         return pl.DataFrame(), pl.DataFrame()

@@ -16,6 +16,7 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
+from fraudops.models.decision import decision_expr, score_points_array
 from fraudops.serving.service import TOP_REASONS, ReasonWriter
 
 REASON_MODES = ("flagged", "all", "none")
@@ -45,26 +46,21 @@ def score_frame(
     # row-major: what the tree engines read (polars transposes faster than numpy)
     x = features.select(model.feature_names).cast(pl.Float64).to_numpy(order="c")
     probability = model.predict_proba(x)
-    review, decline = model.thresholds["review"], model.thresholds["decline"]
+    thresholds = model.decision_thresholds
     if reasons == "all":
         explained = np.arange(x.shape[0])
     elif reasons == "flagged":
-        explained = np.flatnonzero(probability >= review)
+        explained = np.flatnonzero(probability >= thresholds.review)
     else:
         explained = np.empty(0, dtype=np.int64)
     p = pl.col("fraud_probability")
     scored = features.select("transaction_id", "timestamp", "card_id", "amount").with_columns(
         pl.Series("fraud_probability", probability),
-        pl.Series("score", np.minimum((probability * 1000).astype(np.int64), 999)),
+        pl.Series("score", score_points_array(probability)),
     )
     scored = scored.with_columns(
-        # the API's rule (serving.service.decide) on the unrounded probability
-        pl.when(p >= decline)
-        .then(pl.lit("decline"))
-        .when(p >= review)
-        .then(pl.lit("review"))
-        .otherwise(pl.lit("approve"))
-        .alias("decision"),
+        # the API's rule on the unrounded probability
+        decision_expr(p, thresholds).alias("decision"),
         p.round(6),
         pl.lit(name).alias("model_name"),
         pl.lit(version).alias("model_version"),

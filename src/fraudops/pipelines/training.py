@@ -16,7 +16,12 @@ import numpy as np
 import polars as pl
 
 from fraudops.config import Settings
-from fraudops.models.evaluate import CostModel, evaluate_scores, optimal_thresholds
+from fraudops.models.evaluate import (
+    CostModel,
+    average_precision,
+    evaluate_scores,
+    optimal_thresholds,
+)
 from fraudops.models.registry import (
     BUNDLE_ARTIFACT,
     CHAMPION,
@@ -25,6 +30,7 @@ from fraudops.models.registry import (
     Registry,
     compare_on_window,
 )
+from fraudops.models.selection import SelectionResult, select_model
 from fraudops.models.train import (
     ALGORITHMS,
     TimeSplit,
@@ -62,9 +68,16 @@ class TrainingOptions:
     register: bool = True
     promote: bool = True  # run the gate after registering
     reason: str = "manual"
-    # None: judge the test window with its final labels (a backtest on settled history);
-    # a time: only with the labels reported by then (a live retrain judged today)
+    # The moment the model is built and deployed ("as of"). A time (the closed loop and
+    # the DAGs train as of now): training, the test window and the promotion gate all use
+    # the labels reported by then. None (a backtest on settled history): training learns
+    # the labels reported by the test start (train_end + delay, when the model would be
+    # deployed); the test window and the gate are judged with final labels.
     label_cutoff: datetime | None = None
+    # days a label needs before the held-out calibration/selection days may use it
+    label_maturity_days: int = 7
+    # the held-out days reach back until they hold this many known frauds
+    min_selection_frauds: int = 50
     # the MLflow pyfunc flavour (for generic tools such as `mlflow models serve`); the
     # registry and the API load the checksummed bundle either way
     log_pyfunc: bool = True
@@ -125,18 +138,13 @@ class CandidateResult:
     test_metrics: dict[str, float]
     thresholds: dict[str, float]
     test_scores: np.ndarray
-    holdout_ap: float = float("nan")  # AP on the held-out calibration days
+    holdout_ap: float = float("nan")  # AP of the raw scores on the held-out days
+    holdout: pl.DataFrame | None = None  # held-out rows: raw_score, score, known_label
 
     @property
     def cv_mean(self) -> float:
-        return float(np.nanmean(self.cv_scores)) if self.cv_scores else float("nan")
-
-    @property
-    def selection_score(self) -> float:
-        """Cross-validated AP, or the held-out calibration AP when folds were impossible;
-        never the test window."""
-        value = self.cv_mean
-        return value if np.isfinite(value) else self.holdout_ap
+        finite = [v for v in self.cv_scores if np.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
 
 
 def _test_arrays(
@@ -176,6 +184,7 @@ def train_candidates(
         options.test_end,
         options.test_days,
         burn_in_days=data.burn_in_days,
+        label_cutoff=options.label_cutoff,
     )
     train = rows_between(data.frame, split.train_start, split.train_end)
     test = rows_between(data.frame, split.test_start, split.test_end)
@@ -199,7 +208,7 @@ def train_candidates(
     if options.trials > 0:
         target = options.tune_model or max(
             options.models,
-            key=lambda a: np.nan_to_num(np.nanmean(cv[a]) if cv[a] else np.nan, nan=-1),
+            key=lambda a: np.nan_to_num(_finite_mean(cv[a]), nan=-1),
         )
         params, best, _ = tune(
             target,
@@ -212,7 +221,7 @@ def train_candidates(
             options.resampling,
             on_trial=lambda n, v: emit("trial", {"algorithm": target, "trial": n, "value": v}),
         )
-        if params and np.isfinite(best) and best > np.nanmean(cv[target]):
+        if params and np.isfinite(best) and best > np.nan_to_num(_finite_mean(cv[target]), nan=-1):
             tuned[target] = params
             cv[target] = [best]
         emit("tuned", {"algorithm": target, "params": params, "cv_average_precision": best})
@@ -225,12 +234,13 @@ def train_candidates(
             algorithm,
             train,
             data.names,
-            split.train_end,
+            split.training_label_cutoff,
             params,
             options.calibration,
             options.resampling,
             seed=options.seed,
-            delay_days=options.delay_days,
+            maturity_days=options.label_maturity_days,
+            min_holdout_frauds=options.min_selection_frauds,
         )
         chosen = optimal_thresholds(
             calibration_rows["known_label"].to_numpy(),
@@ -250,28 +260,52 @@ def train_candidates(
             options.cost,
             chosen,
         )
-        metrics["cv_average_precision"] = (
-            float(np.nanmean(cv[algorithm])) if cv[algorithm] else float("nan")
-        )
+        metrics["cv_average_precision"] = _finite_mean(cv[algorithm])
         model.metadata.update({"thresholds": thresholds, "params": params})
-        from fraudops.models.evaluate import average_precision
-
         holdout = average_precision(
-            calibration_rows["known_label"].to_numpy(), calibration_rows["score"].to_numpy()
+            calibration_rows["known_label"].to_numpy(), calibration_rows["raw_score"].to_numpy()
         )
         metrics["holdout_average_precision"] = holdout
         results.append(
             CandidateResult(
-                algorithm, model, params, cv[algorithm], metrics, thresholds, score, holdout
+                algorithm,
+                model,
+                params,
+                cv[algorithm],
+                metrics,
+                thresholds,
+                score,
+                holdout,
+                calibration_rows.select("raw_score", "score", "known_label"),
             )
         )
         emit("fitted", {"algorithm": algorithm, "metrics": metrics})
     return split, results, rows
 
 
-def pick_best(results: list[CandidateResult]) -> CandidateResult:
-    """Model selection on the validation folds, never on the test window."""
-    return max(results, key=lambda r: np.nan_to_num(r.selection_score, nan=-1.0))
+def _finite_mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def pick_best(
+    results: list[CandidateResult], seed: int = 0
+) -> tuple[CandidateResult, SelectionResult]:
+    """Model selection on the held-out recent matured days (every candidate judged on the
+    same rows), cross-validation when those hold too few frauds; never the test window."""
+    holdouts = [r.holdout for r in results if r.holdout is not None]
+    if len(holdouts) == len(results) and len({h.height for h in holdouts}) == 1:
+        y = holdouts[0]["known_label"].to_numpy()
+        scores = {
+            r.algorithm: r.holdout["raw_score"].to_numpy() for r in results if r.holdout is not None
+        }
+    else:  # candidates held out different rows: no paired comparison
+        y, scores = np.zeros(0), {r.algorithm: np.zeros(0) for r in results}
+    selection = select_model(
+        y, scores, fallback={r.algorithm: r.cv_mean for r in results}, seed=seed
+    )
+    chosen = next(r for r in results if r.algorithm == selection.chosen)
+    return chosen, selection
 
 
 def _feature_importance(result: CandidateResult, n: int) -> np.ndarray:
@@ -476,12 +510,14 @@ def run_training(
     data = load_features(data_uri, settings.storage_options())
     emit("features", {"rows": data.frame.height, "features": len(data.names)})
     split, results, rows = train_candidates(data, options, emit)
-    best = pick_best(results)
+    best, selection = pick_best(results, options.seed)
+    emit("selected", selection.as_dict())
     test = rows_between(data.frame, split.test_start, split.test_end)
     configure_mlflow(settings)
     summary: dict[str, Any] = {
         "models": {r.algorithm: _clean_metrics(r.test_metrics) for r in results},
         "best": best.algorithm,
+        "selection": selection.as_dict(),
         "split": split.as_dict(),
         "dataset_hash": data.dataset_hash,
         "feature_spec_hash": data.spec_hash,
@@ -507,6 +543,7 @@ def run_training(
             )
             run_ids[result.algorithm] = (run_id, digest, model_uri)
         mlflow.log_dict(summary["models"], "comparison.json")
+        mlflow.log_dict(selection.as_dict(), "selection.json")
         mlflow.set_tag("best_algorithm", best.algorithm)
         if options.register:
             registry = Registry(
@@ -538,6 +575,7 @@ def run_training(
                     options.k,
                     settings.promotion_ap_margin,
                     best.model,
+                    label_cutoff=options.label_cutoff,
                 )
                 summary["promotion"] = decision.as_dict()
                 mlflow.log_dict(decision.as_dict(), "promotion_gate.json")

@@ -19,9 +19,10 @@ from pydantic.json_schema import models_json_schema
 from fraudops import __version__
 from fraudops.config import Settings
 from fraudops.data.store import join_uri
-from fraudops.features.online import OnlineFeatureEngine, open_online_store
+from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
 from fraudops.monitoring.metrics import ServiceMetrics
+from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
 from fraudops.serving.logs import AppendLog
 from fraudops.serving.model_loader import ModelHolder
@@ -38,6 +39,7 @@ class AppState:
     settings: Settings
     metrics: ServiceMetrics
     holder: ModelHolder
+    auth_limiter: FailedAuthLimiter
     engine: OnlineFeatureEngine | None = None
     service: ScoringService | None = None
     prediction_log: AppendLog | None = None
@@ -113,7 +115,12 @@ def build_state(settings: Settings, holder: ModelHolder | None = None) -> AppSta
     metrics = ServiceMetrics()
     holder = holder or ModelHolder(settings, metrics, expected_features=feature_names())
     holder.metrics = metrics
-    return AppState(settings=settings, metrics=metrics, holder=holder)
+    limiter = FailedAuthLimiter(
+        settings.auth_failure_limit,
+        settings.auth_failure_window_seconds,
+        settings.auth_failure_max_clients,
+    )
+    return AppState(settings=settings, metrics=metrics, holder=holder, auth_limiter=limiter)
 
 
 def warm_online_store(
@@ -141,7 +148,7 @@ def start_state(
     state: AppState,
     poll_registry: bool = True,
     warm_from: str | None = None,
-    warm_days: int = 35,
+    warm_days: int = WARM_UP_DAYS,
 ) -> None:
     """Open the online store and logs, start the model poller (idempotent)."""
     settings = state.settings
@@ -211,7 +218,7 @@ def create_app(
     holder: ModelHolder | None = None,
     poll_registry: bool = True,
     warm_from: str | None = None,
-    warm_days: int = 35,
+    warm_days: int = WARM_UP_DAYS,
     hot_path: bool = True,
 ) -> FastAPI:
     state = build_state(settings, holder)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from fraudops.config import Settings
+from fraudops.serving.auth import authenticate
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
@@ -19,25 +18,26 @@ async def get_state(request: Request) -> Any:
     return request.app.state.fraudops
 
 
-def check_api_key(provided: str | None, expected: str) -> None:
-    if not provided:
-        raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "APIKey"})
-    if not hmac.compare_digest(provided.encode(), expected.encode()):
-        raise HTTPException(403, "invalid API key")
+def client_address(client: tuple[str, int] | Any | None) -> str:
+    """The ASGI ``client`` (host, port) as the key of the failed-attempt limit."""
+    return str(client[0]) if client else "unknown"
 
 
 async def require_api_key(
     request: Request, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
-    settings: Settings = request.app.state.fraudops.settings
-    check_api_key(provided, settings.api_key.get_secret_value())
+    state = request.app.state.fraudops
+    address = client_address(request.scope.get("client"))
+    authenticate(state.auth_limiter, address, provided, state.settings.api_key.get_secret_value())
 
 
 async def require_admin_key(
     request: Request, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
-    settings: Settings = request.app.state.fraudops.settings
-    check_api_key(provided, settings.admin_api_key.get_secret_value())
+    state = request.app.state.fraudops
+    address = client_address(request.scope.get("client"))
+    expected = state.settings.admin_api_key.get_secret_value()
+    authenticate(state.auth_limiter, address, provided, expected)
 
 
 ApiKey = Depends(require_api_key)

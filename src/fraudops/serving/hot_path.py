@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 
-from fraudops.serving.deps import check_api_key
-from fraudops.serving.routes.predict import check_body, score_many, score_one
+from fraudops.serving.auth import authenticate
+from fraudops.serving.deps import client_address
+from fraudops.serving.routes.predict import check_body, receive_body, score_many, score_one
 from fraudops.serving.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ class HotPath:
                 if name == b"x-api-key":
                     provided = value.decode("latin-1")
                     break
-            check_api_key(provided, settings.api_key.get_secret_value())
+            address = client_address(scope.get("client"))
+            expected = settings.api_key.get_secret_value()
+            authenticate(self.state.auth_limiter, address, provided, expected)
             limit = settings.max_body_bytes
-            body = check_body(await _read(receive, limit), limit)
+            body = check_body(await receive_body(receive, limit), limit)
             status, content = 200, handler(self.state, body, started)
         except HTTPException as exc:
             status, content = exc.status_code, _detail(exc.detail)
@@ -64,22 +67,6 @@ class HotPath:
         headers.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
-
-
-async def _read(receive: Receive, limit: int) -> bytes:
-    """The whole body, stopping one byte past ``limit`` (enough to answer 413)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit or not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _detail(detail: Any) -> bytes:

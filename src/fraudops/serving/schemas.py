@@ -2,22 +2,46 @@
 
 ``TransactionIn`` mirrors ``fraudops.schema.TRANSACTION_FIELDS`` (a test keeps them in
 step); unknown fields are refused so a misspelt field never silently becomes a default.
+Request models are strict: ``true`` or ``"12.5"`` is not an amount and ``0`` is not a time.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from fraudops.schema import MAX_AMOUNT
+from fraudops.schema import CHANNELS, ENTRY_MODES, FIELDS_BY_NAME, MAX_AMOUNT
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Channel = Literal["pos", "contactless", "ecom", "atm"]
-EntryMode = Literal["chip", "magstripe", "contactless", "keyed", "ecom", "unknown"]
+if TYPE_CHECKING:  # the allowed values are the schema's, known at run time
+    Channel = str
+    EntryMode = str
+else:
+    Channel = Literal[CHANNELS]
+    EntryMode = Literal[ENTRY_MODES]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+TIME_BOUNDS = f"between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC, end excluded)"
+TIME_DESCRIPTION = f"ISO 8601 date and time, {TIME_BOUNDS}; without an offset it is taken as UTC."
+STRICT_INPUT = ConfigDict(extra="forbid", strict=True)
+
+
+def utc_within_bounds(value: datetime, field: str) -> datetime:
+    """``value`` in UTC, refused (``ValueError``, so a 422) outside the accepted years.
+
+    An offset at the edge of ``datetime``'s range (``0001-01-01T00:00:00+01:00``) cannot
+    be converted at all: that is bad input too, not an ``OverflowError``.
+    """
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{field} must be {TIME_BOUNDS}") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"{field} must be {TIME_BOUNDS}")
+    return value
+
 
 EXAMPLE_TRANSACTION: dict[str, Any] = {
     "transaction_id": "tx-20260301-00000042",
@@ -43,10 +67,10 @@ EXAMPLE_TRANSACTION: dict[str, Any] = {
 class TransactionIn(BaseModel):
     """One card authorisation to score (the canonical schema, without labels)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_TRANSACTION]})
+    model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [EXAMPLE_TRANSACTION]})
 
     transaction_id: Id
-    timestamp: datetime = Field(description="ISO 8601; without an offset it is taken as UTC.")
+    timestamp: datetime = Field(description=TIME_DESCRIPTION)
     card_id: Id
     customer_id: Id | None = Field(None, description="Defaults to card_id.")
     merchant_id: Id
@@ -54,8 +78,8 @@ class TransactionIn(BaseModel):
     mcc: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] = "0000"
     amount: float = Field(gt=0, le=MAX_AMOUNT, description="Transaction amount, > 0.")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
-    channel: Channel = "pos"
-    entry_mode: EntryMode = "unknown"
+    channel: Channel = FIELDS_BY_NAME["channel"].default
+    entry_mode: EntryMode = FIELDS_BY_NAME["entry_mode"].default
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ZZ"
     customer_lat: float | None = Field(None, ge=-90, le=90)
     customer_lon: float | None = Field(None, ge=-180, le=180)
@@ -66,14 +90,11 @@ class TransactionIn(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _utc_and_plausible(cls, value: datetime) -> datetime:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        if not EARLIEST <= value < LATEST:
-            raise ValueError("timestamp must be between 2000-01-01 and 2100-01-01")
-        return value
+        return utc_within_bounds(value, "timestamp")
 
 
 class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT
     transactions: list[TransactionIn] = Field(min_length=1)
 
 
@@ -109,16 +130,16 @@ class LabelIn(BaseModel):
     """Feedback on a scored transaction: a chargeback, a confirmed fraud or a confirmed
     genuine transaction, with the time it became known."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT
 
     transaction_id: Id
     label: Literal["fraud", "chargeback", "genuine"]
-    reported_at: datetime
+    reported_at: datetime = Field(description=f"When the label became known: {TIME_DESCRIPTION}")
 
     @field_validator("reported_at")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    def _utc_and_plausible(cls, value: datetime) -> datetime:
+        return utc_within_bounds(value, "reported_at")
 
     @property
     def is_fraud(self) -> int:

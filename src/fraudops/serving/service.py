@@ -15,6 +15,7 @@ import numpy as np
 
 from fraudops.features.online import OnlineFeatureEngine
 from fraudops.features.spec import describe_features, feature_names
+from fraudops.models.decision import decide, score_points
 from fraudops.monitoring.metrics import ServiceMetrics
 from fraudops.serving.logs import AppendLog
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
@@ -24,12 +25,6 @@ TOP_REASONS = 3
 
 class NoModelError(Exception):
     """No model has been loaded yet (the service is not ready)."""
-
-
-def decide(probability: np.ndarray, review: float, decline: float) -> list[str]:
-    return [
-        "decline" if p >= decline else "review" if p >= review else "approve" for p in probability
-    ]
 
 
 class ReasonWriter:
@@ -110,8 +105,8 @@ class ScoringService:
         else:
             probability = loaded.model.predict_proba(x)
             contributions = np.zeros_like(x)
-        thresholds = loaded.thresholds
-        decisions = decide(probability, thresholds["review"], thresholds["decline"])
+        thresholds = loaded.model.decision_thresholds
+        decisions = [decide(p, thresholds) for p in probability.tolist()]
         model_ref = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias}
         results = []
         for i, tx in enumerate(transactions):
@@ -120,7 +115,7 @@ class ScoringService:
                 {
                     "transaction_id": tx["transaction_id"],
                     "fraud_probability": round(p, 6),
-                    "score": min(int(p * 1000), 999),
+                    "score": score_points(p),
                     "decision": decisions[i],
                     "reasons": self.reason_writer.reasons(x[i], contributions[i])
                     if explain

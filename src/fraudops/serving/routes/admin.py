@@ -19,6 +19,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
         401: {"description": "Missing admin key"},
         403: {"description": "Wrong admin key"},
         409: {"description": "Reload failed; the last good model keeps serving"},
+        429: {"description": "Too many wrong keys from this client (Retry-After)"},
     },
 )
 async def reload(request: Request) -> dict[str, Any]:
@@ -27,11 +28,8 @@ async def reload(request: Request) -> dict[str, Any]:
     changed = await asyncio.to_thread(holder.reload)
     if holder.status.last_error and not changed:
         current = holder.current
+        serving = f"still serving version {current.version}" if current else "no model is serving"
         # 409, not 5xx: the service is healthy and serving; the registry state is the problem
-        raise HTTPException(
-            409,
-            f"reload failed, still serving version "
-            f"{current.version if current else None}: {holder.status.last_error}",
-        )
+        raise HTTPException(409, f"reload failed, {serving}: {holder.status.last_error}")
     current = holder.current
     return {"reloaded": changed, "version": current.version if current else None}

@@ -43,17 +43,22 @@ async def live() -> dict[str, str]:
 )
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state.fraudops
+    status = state.holder.status
     problems = []
     if state.draining:
         problems.append("shutting down")
     if state.holder.current is None:
-        problems.append("no model loaded")
+        problems.append(
+            f"no model loaded: {status.last_error}" if status.last_error else "no model loaded"
+        )
     if state.engine is None or not state.engine.ready():
         problems.append("online store unreachable")
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-    loaded = state.holder.current
-    return JSONResponse({"status": "ready", "model_version": loaded.version})
+    body = {"status": "ready", "model_version": state.holder.current.version}
+    if status.last_error:  # still ready: the last good model serves
+        body["last_reload_error"] = status.last_error
+    return JSONResponse(body)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import ValidationError
 
+from fraudops.schema import FALLBACKS
 from fraudops.serving.deps import ApiKey
 from fraudops.serving.schemas import (
     EXAMPLE_TRANSACTION,
@@ -24,6 +25,7 @@ from fraudops.serving.schemas import (
     TransactionIn,
 )
 from fraudops.serving.service import NoModelError
+from fraudops.serving.types import Receive
 
 router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[ApiKey])
 
@@ -32,6 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Wrong API key"},
     413: {"model": ErrorOut, "description": "Body or batch too large"},
     422: {"model": ErrorOut, "description": "Invalid transaction (the field is named)"},
+    429: {"model": ErrorOut, "description": "Too many wrong keys from this client (Retry-After)"},
     503: {"model": ErrorOut, "description": "No model loaded yet"},
 }
 
@@ -65,8 +68,27 @@ def check_body(body: bytes, limit: int) -> bytes:
     return body
 
 
+async def receive_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, stopping one byte past ``limit`` (enough to answer 413): a chunked
+    upload without a Content-Length is never held in memory beyond the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 async def read_body(request: Request) -> bytes:
-    return check_body(await request.body(), request.app.state.fraudops.settings.max_body_bytes)
+    """The request's body through the same limited reader as the hot path."""
+    limit = request.app.state.fraudops.settings.max_body_bytes
+    return check_body(await receive_body(request.receive, limit), limit)
 
 
 def _json(content: bytes, status: int = 200) -> Response:
@@ -77,8 +99,8 @@ def _to_dicts(transactions: list[TransactionIn]) -> list[dict[str, Any]]:
     rows = []
     for tx in transactions:
         row = tx.model_dump()
-        row["customer_id"] = row["customer_id"] or row["card_id"]
-        row["terminal_id"] = row["terminal_id"] or row["merchant_id"]
+        for name, source in FALLBACKS.items():
+            row[name] = row[name] or row[source]
         rows.append(row)
     return rows
 

@@ -1,6 +1,7 @@
 """Helpers for feature parity tests: stream replay and hypothesis strategies.
 
-Imported by the test suites only (it needs ``hypothesis``, a development dependency).
+Test support, not part of the installed package (it needs ``hypothesis``, a development
+dependency); importable from every test folder because pytest puts ``tests/`` on the path.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from fraudops.cli.common import console, progress_bar, settings, user_errors
+
 features_app = typer.Typer(
     help="Point-in-time fraud features: one definition, offline table and online store.",
     no_args_is_help=True,
@@ -32,8 +34,6 @@ def features_build(
     ] = None,
 ) -> None:
     """Compute every feature of every transaction as of its own time and store them."""
-    # imported here: fraudops.cli imports this module to register the sub-command
-    from fraudops.cli import console, progress_bar, settings, user_errors
     from fraudops.pipelines.features import build_features
 
     s = settings()
@@ -62,7 +62,6 @@ def features_build(
 @features_app.command("list")
 def features_list() -> None:
     """Print every feature of the spec, in model input order."""
-    from fraudops.cli import console
     from fraudops.features.spec import describe_features, spec_hash
 
     table = Table(title=f"Features (spec {spec_hash()})")

@@ -1,0 +1,35 @@
+"""Registering bundles in a real embedded MLflow registry, for the reload tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+
+from fraudops.config import Settings
+from fraudops.models.bundle import FraudModel, save_bundle
+from fraudops.models.registry import CHAMPION, Registry
+from fraudops.pipelines.training import configure_mlflow
+
+
+def open_registry(settings: Settings) -> Registry:
+    configure_mlflow(settings)
+    return Registry(
+        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
+    )
+
+
+def register(registry: Registry, model: FraudModel, scratch: Path) -> int:
+    with mlflow.start_run() as run:
+        digest = save_bundle(model, scratch / run.info.run_id)
+        mlflow.log_artifacts(str(scratch / run.info.run_id), "bundle")
+    return registry.register(run.info.run_id, digest, {"algorithm": model.algorithm})
+
+
+def make_champion(registry: Registry, version: int) -> None:
+    registry.client.set_registered_model_alias(registry.model_name, CHAMPION, str(version))
+
+
+def bundle_folder(registry: Registry, version: int) -> Path:
+    uri, _ = registry.bundle_uri(version)
+    return Path(uri.removeprefix("file://"))
