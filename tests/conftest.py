@@ -1,4 +1,8 @@
-"""Shared fixtures: an isolated embedded home per test and small simulated data."""
+"""Shared fixtures: an isolated embedded home per test and small simulated data.
+
+The skip policy (``require`` and the session hook of FRAUDOPS_REQUIRE_SERVICES=1) is the
+plugin tests/skip_policy.py; tests import ``require`` from it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import pytest
 
 from fraudops.config import get_settings
 from fraudops.data.generate import SimulationConfig, generate
+
+pytest_plugins = ["skip_policy"]
 
 
 @pytest.fixture(autouse=True)
@@ -46,17 +52,31 @@ def model_history() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def trained_model(model_history: pl.DataFrame):  # type: ignore[no-untyped-def]
+def model_features(model_history: pl.DataFrame) -> pl.DataFrame:
+    """The offline features of ``model_history`` (labels and their report times included)."""
+    from fraudops.features.offline import build_offline_features
+
+    return build_offline_features(model_history)
+
+
+@pytest.fixture(scope="session")
+def some_cards_features(model_features: pl.DataFrame) -> pl.DataFrame:
+    """A third of the cards of ``model_features``, whole histories each: real folds and
+    class mix, quicker fits (for tests that fit many models)."""
+    cards = model_features["card_id"].unique().sort().gather_every(3)
+    return model_features.filter(pl.col("card_id").is_in(cards.implode()))
+
+
+@pytest.fixture(scope="session")
+def trained_model(model_features: pl.DataFrame):  # type: ignore[no-untyped-def]
     """A real LightGBM model on real features (no registry), thresholds included."""
     from datetime import UTC, datetime
 
-    from fraudops.features.offline import build_offline_features
     from fraudops.features.spec import feature_names
     from fraudops.models.train import train_calibrated
 
-    features = build_offline_features(model_history)
     model, _ = train_calibrated(
-        "lgbm", features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), maturity_days=3
+        "lgbm", model_features, feature_names(), datetime(2026, 1, 29, tzinfo=UTC), maturity_days=3
     )
     model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
     return model

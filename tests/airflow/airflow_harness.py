@@ -10,6 +10,7 @@ module sets them; conftest.py imports it before anything imports airflow.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import os
 import secrets
@@ -18,6 +19,8 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from skip_policy import require
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -77,6 +80,14 @@ FRAUDOPS_ENV = {
 # window; with the floor off, drift alone decides (and the no-drift test fails if this
 # Variable does not reach the tasks).
 AIRFLOW_VARIABLES = {"fraudops_live_ap_floor": "0"}
+
+
+def require_airflow() -> None:
+    """Called at the top of each test module: the tier needs the ``[airflow]`` extra."""
+    require(
+        importlib.util.find_spec("airflow") is not None,
+        "Airflow is not installed (the [airflow] extra; make install brings it)",
+    )
 
 
 def run_dag(dag: Any, logical_date: datetime, conf: dict[str, Any] | None = None) -> Any:

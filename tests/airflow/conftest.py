@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,9 +24,6 @@ from airflow_harness import (
     TRAINING_WINDOW_END,
     run_dag,
 )
-
-if importlib.util.find_spec("airflow") is None:  # installed without the [airflow] extra
-    collect_ignore_glob = ["test_*.py"]
 
 
 @contextmanager

@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pendulum
 import pytest
-from airflow_harness import DAGS
+from airflow_harness import DAGS, require_airflow
 
 pytestmark = pytest.mark.airflow
+require_airflow()
+
+import pendulum  # noqa: E402 - Airflow's dependency
 
 if str(DAGS) not in sys.path:
     sys.path.append(str(DAGS))

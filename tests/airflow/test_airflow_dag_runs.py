@@ -17,12 +17,14 @@ from airflow_harness import (
     SIM_START,
     SIMULATION,
     TRAINING_WINDOW_END,
+    require_airflow,
     run_dag,
     task_states,
     xcom,
 )
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+require_airflow()
 
 TRAINING_DAG = "fraud_training_pipeline"
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_harness import DAG_IDS, REPO
+from airflow_harness import DAG_IDS, REPO, require_airflow
 
 pytestmark = pytest.mark.airflow
+require_airflow()
 
 SCHEDULES = {
     "fraud_data_pipeline": "0 0 * * *",  # daily, for the day that just ended

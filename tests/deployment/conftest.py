@@ -8,9 +8,7 @@ dashboards and alerts use against the ones the API exports.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from skip_policy import require_executable
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOYMENT = REPO / "deployment"
 COMPOSE_FILE = DEPLOYMENT / "docker-compose.yml"
@@ -27,23 +27,6 @@ _PROMQL_KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
     "and", "or", "unless", "atan2", "inf", "nan", "start", "end",
 }  # fmt: skip
-
-
-def services_required() -> bool:
-    """CI sets FRAUDOPS_REQUIRE_SERVICES=1: a missing tool then fails instead of skipping."""
-    return os.environ.get("FRAUDOPS_REQUIRE_SERVICES") == "1"
-
-
-def require_tool(name: str, hint: str) -> str:
-    """Path of an executable (PATH first, then this interpreter's bin folder)."""
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if path:
-        return path
-    message = f"{name} is not installed ({hint})"
-    if services_required():
-        pytest.fail(f"{message}; FRAUDOPS_REQUIRE_SERVICES=1 requires it")
-    pytest.skip(message)
-    raise AssertionError  # unreachable: skip raises
 
 
 def load_yaml(path: Path) -> Any:
@@ -137,7 +120,7 @@ def promql_names() -> Callable[[str], set[str]]:
 @pytest.fixture(scope="session")
 def tool() -> Callable[[str, str], str]:
     """``tool(name, hint)``: path of an executable, else skip (fail under CI)."""
-    return require_tool
+    return require_executable
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ from types import ModuleType
 
 import pytest
 
+from skip_policy import require_executable
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,9 +43,13 @@ def as_postgres(command: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def postgres(tool: Callable[[str, str], str]) -> Iterator[dict[str, str]]:
+def postgres() -> Iterator[dict[str, str]]:
     hint = "apt-get install postgresql"
-    initdb, pg_ctl, psql = tool("initdb", hint), tool("pg_ctl", hint), tool("psql", hint)
+    # Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<major>/bin.
+    server_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    initdb, pg_ctl, psql = (
+        require_executable(name, hint, also_in=server_dirs) for name in ("initdb", "pg_ctl", "psql")
+    )
     # Not under pytest's tmp folder: that one is private to root, the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="fraudops-pg-"))
     data, sockets = root / "data", root / "sock"

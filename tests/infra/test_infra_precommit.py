@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from infra_support import REPO_ROOT, tool_missing, venv_tool
+from infra_support import REPO_ROOT, venv_tool
+
+from skip_policy import require
 
 CONFIG = REPO_ROOT / ".pre-commit-config.yaml"
 
@@ -36,10 +38,9 @@ def _pinned(package: str) -> str:
 
 
 def test_config_is_valid() -> None:
-    tool = venv_tool("pre-commit")
-    if tool is None:
-        tool_missing("pre-commit not found (it is a dev dependency: make install)")
-        return
+    tool = require(
+        venv_tool("pre-commit"), "pre-commit not found (it is a dev dependency: make install)"
+    )
     result = subprocess.run(
         [str(tool), "validate-config", str(CONFIG)],
         capture_output=True,

@@ -14,11 +14,12 @@ from infra_support import (
     TerraformDirectory,
     load_workflow,
     make_targets,
-    tool_missing,
     unquote,
     venv_tool,
     workflow_steps,
 )
+
+from skip_policy import require
 
 WORKFLOWS = ("ci.yml", "cd.yml")
 DOCKERFILES = sorted(p.name for p in (REPO_ROOT / "deployment" / "docker").glob("*.Dockerfile"))
@@ -61,10 +62,10 @@ def _matrix_values(job: dict[str, Any], key: str) -> list[str]:
 
 
 def test_workflows_match_the_github_schema() -> None:
-    tool = venv_tool("check-jsonschema")
-    if tool is None:
-        tool_missing("check-jsonschema not found (it is a dev dependency: make install)")
-        return
+    tool = require(
+        venv_tool("check-jsonschema"),
+        "check-jsonschema not found (it is a dev dependency: make install)",
+    )
     result = subprocess.run(
         [
             str(tool),

@@ -28,30 +28,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 
 from linear_models import linear_fraud_model
+from skip_policy import require, require_executable
 
 pytestmark = pytest.mark.integration
-
-
-def services_required() -> bool:
-    return os.environ.get("FRAUDOPS_REQUIRE_SERVICES") == "1"
-
-
-def require_binary(name: str, hint: str) -> str:
-    """Path of ``name``; skip (or fail when services are required) if it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not on PATH ({hint})"
-        if services_required():
-            pytest.fail(f"{message}; FRAUDOPS_REQUIRE_SERVICES=1 requires it")
-        pytest.skip(message)
-    return path
 
 
 def free_port() -> int:
@@ -126,7 +112,7 @@ def running_service(
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throw-away Redis (no persistence); yields ``redis://127.0.0.1:PORT/0``."""
-    binary = require_binary("redis-server", "apt-get install redis-server")
+    binary = require_executable("redis-server", "apt-get install redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     command = [
@@ -158,22 +144,6 @@ COMPOSE_VARIABLES = {
     "MLFLOW_DB_PASSWORD": "integration-mlflow-db-pw",
     "AIRFLOW_DB_PASSWORD": "integration-airflow-db-pw",
 }
-
-
-def service_missing(message: str) -> NoReturn:
-    """Skip with ``message``, or fail when ``FRAUDOPS_REQUIRE_SERVICES=1``."""
-    if services_required():
-        pytest.fail(f"{message}; FRAUDOPS_REQUIRE_SERVICES=1 requires it")
-    pytest.skip(message)
-    raise AssertionError("unreachable: skip raises")
-
-
-def find_executable(name: str, hint: str) -> str:
-    """An executable on PATH or beside this interpreter (the venv's console scripts)."""
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if path is None:
-        service_missing(f"{name} is not installed ({hint})")
-    return path
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -238,7 +208,7 @@ def run_cli(
     env: Mapping[str, str], *args: str, cwd: Path, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """``fraudops ARGS`` as the deployment runs it; fails the test with its output."""
-    fraudops = find_executable("fraudops", "pip install -e .")
+    fraudops = require_executable("fraudops", "pip install -e .")
     result = subprocess.run(
         [fraudops, *args],
         env={**env, "COLUMNS": "200"},
@@ -275,9 +245,9 @@ def postgres_bin_dir() -> Path:
     )
     if candidates:
         return candidates[0].parent
-    initdb = shutil.which("initdb")
-    if initdb is None:
-        service_missing("PostgreSQL's initdb is not installed (apt-get install postgresql)")
+    initdb = require(
+        shutil.which("initdb"), "PostgreSQL's initdb is not installed (apt-get install postgresql)"
+    )
     return Path(initdb).resolve().parent
 
 
@@ -306,7 +276,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            service_missing("no 'postgres' system user to run PostgreSQL as (apt-get install)")
+            require(None, "no 'postgres' system user to run PostgreSQL as (apt-get install)")
     # not under pytest's tmp folder: that one is private to root, the server runs as postgres
     root = Path(tempfile.mkdtemp(prefix="fraudops-pg-"))
     data, sockets = root / "data", root / "sock"
@@ -441,7 +411,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
         import moto.server  # noqa: F401
     except ImportError:
-        service_missing("moto's server is not installed (pip install 'moto[server]')")
+        require(None, "moto's server is not installed (pip install 'moto[server]')")
     binary = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     command = [binary] if binary else [sys.executable, "-m", "moto.server"]
     port = free_port()
@@ -484,8 +454,8 @@ def installed_backend_uri(uri: str) -> str:
     for scheme in ("postgresql+psycopg", "postgresql+psycopg2"):
         if sqlalchemy_driver_available(f"{scheme}://{rest}"):
             return f"{scheme}://{rest}"
-    service_missing(
-        "no PostgreSQL driver for SQLAlchemy (install psycopg[binary] or psycopg2-binary)"
+    return require(
+        None, "no PostgreSQL driver for SQLAlchemy (install psycopg[binary] or psycopg2-binary)"
     )
 
 
@@ -522,7 +492,7 @@ def mlflow_server(
 ) -> Iterator[MlflowServer]:
     """``mlflow server`` as the image runs it: configured by the compose environment
     (MLFLOW_BACKEND_STORE_URI on PostgreSQL, MLFLOW_ARTIFACTS_DESTINATION on S3)."""
-    mlflow = find_executable("mlflow", "pip install mlflow")
+    mlflow = require_executable("mlflow", "pip install mlflow")
     environment = mlflow_environment(postgres_server, s3_server)
     compose_uri = environment["MLFLOW_BACKEND_STORE_URI"]
     # test_stack_path checks compose's URI itself; here any installed driver will do
@@ -662,7 +632,7 @@ def serving_api(
 ) -> Iterator[ApiProcess]:
     """Run ``fraudops serve --host 127.0.0.1 --port P`` (the image's CMD) until the block
     ends; returns once ``/health/live`` answers (at once with ``wait=False``)."""
-    fraudops = find_executable("fraudops", "pip install -e .")
+    fraudops = require_executable("fraudops", "pip install -e .")
     port = port or free_port()
     # every replica its own metrics port (the image's 9464 would clash on one host)
     env = {**env, "FRAUDOPS_METRICS_PORT": env.get("FRAUDOPS_METRICS_PORT") or str(free_port())}
@@ -777,7 +747,7 @@ def prometheus_config(api_targets: list[str], own_address: str) -> dict[str, Any
 
 @pytest.fixture(scope="session")
 def prometheus_binary() -> str:
-    return require_binary("prometheus", "apt-get install prometheus")
+    return require_executable("prometheus", "apt-get install prometheus")
 
 
 @contextmanager

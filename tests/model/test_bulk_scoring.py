@@ -12,6 +12,9 @@ from fraudops.features.offline import build_offline_features
 from fraudops.models.decision import decide, score_points
 from fraudops.pipelines.scoring import score_frame
 from fraudops.serving.service import ReasonWriter
+from skip_policy import require
+
+COMPILED_MISSING = "lleaves is not installed (the [compiled] extra; make install brings it)"
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,7 @@ def test_the_compiled_model_scores_exactly_like_lightgbm(
 ) -> None:
     from fraudops.models import compiled
 
-    if not compiled.available():
-        pytest.skip("fraudops[compiled] is not installed")
+    require(compiled.available(), COMPILED_MISSING)
     x = features.select(trained_model.feature_names).cast(pl.Float64).to_numpy()
     predict = compiled.compile_booster(trained_model.estimator, tmp_path, threads=2)
     np.testing.assert_allclose(predict(x), trained_model.estimator.predict(x), rtol=0, atol=1e-12)
@@ -87,8 +89,7 @@ def test_engine_choice_follows_the_flag_and_the_cache(
     from fraudops.models import compiled
     from fraudops.pipelines.scoring import _choose_engine
 
-    if not compiled.available():
-        pytest.skip("fraudops[compiled] is not installed")
+    require(compiled.available(), COMPILED_MISSING)
     settings = Settings(home=tmp_path)
     model = replace(trained_model, compiled_predict=None)
     # small input and nothing cached: LightGBM's own predict

@@ -25,6 +25,7 @@ from fraudops.models.evaluate import (
 from fraudops.models.registry import (
     BUNDLE_ARTIFACT,
     CHAMPION,
+    DIGEST_TAG,
     GateDecision,
     Registry,
     compare_on_window,
@@ -449,6 +450,7 @@ def log_candidate(
                 name="model",
                 python_model=str(Path(__file__).parent.parent / "models" / "pyfunc_model.py"),
                 artifacts={"bundle": str(folder / "bundle")},
+                model_config={DIGEST_TAG: digest},  # what loading verifies the bundle against
                 signature=signature,
                 input_example=example,
                 pip_requirements=["fraudops"],
