@@ -319,16 +319,46 @@ def holdout_window(
     assert isinstance(first, datetime)
     assert isinstance(last, datetime)
     data_end = last + timedelta(microseconds=1)
+    window = data_end - first
     end = min(data_end, cutoff - timedelta(days=maturity_days))
-    if end - first < (data_end - first) * share * 2:  # too little matured history left
+    if end - first < window * share:  # (almost) nothing has matured: the freshest days
+        logger.warning(
+            "no %d-day matured block in the training window before %s: holding out its "
+            "most recent days, whose labels are still arriving",
+            maturity_days,
+            cutoff,
+        )
         end = data_end
-    span = end - first
-    start = end - span * share
+    start = end - window * share
     before_end = np.sort(times.to_numpy()[(known == 1) & (times < end).to_numpy()])
     if before_end.size >= min_frauds:
         latest_enough = before_end[-min_frauds].astype("datetime64[us]").item()
         start = min(start, latest_enough.replace(tzinfo=first.tzinfo))
-    return max(start, end - span * max_share), end
+    return max(start, end - window * max_share, first), end
+
+
+def label_maturity_days(
+    frame: pl.DataFrame,
+    cutoff: datetime,
+    floor_days: int = 7,
+    quantile: float = 0.7,
+    horizon_days: int = 60,
+) -> int:
+    """Days after which most labels have arrived, read off the data's own reporting delays.
+
+    Chargebacks take weeks, so a fixed week is not "matured" everywhere: the held-out days
+    must lie where ``quantile`` of the frauds have been reported. Measured on frauds at
+    least ``horizon_days`` before the cutoff (their delays are not cut short by it), or on
+    every fraud reported by the cutoff when too few are that old; never below
+    ``floor_days``.
+    """
+    reported = (pl.col("is_fraud") == 1) & (pl.col("label_available_at") <= cutoff)
+    old = frame.filter(reported & (pl.col("timestamp") <= cutoff - timedelta(days=horizon_days)))
+    sample = old if old.height >= 30 else frame.filter(reported)
+    if sample.height < 10:
+        return floor_days
+    delays = (sample["label_available_at"] - sample["timestamp"]).dt.total_seconds() / 86_400
+    return max(floor_days, int(np.ceil(float(np.quantile(delays.to_numpy(), quantile)))))
 
 
 def train_calibrated(

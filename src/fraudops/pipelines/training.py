@@ -36,6 +36,7 @@ from fraudops.models.train import (
     TimeSplit,
     cross_validate,
     feature_matrix,
+    label_maturity_days,
     plan_split,
     rows_between,
     train_calibrated,
@@ -74,7 +75,8 @@ class TrainingOptions:
     # the labels reported by the test start (train_end + delay, when the model would be
     # deployed); the test window and the gate are judged with final labels.
     label_cutoff: datetime | None = None
-    # days a label needs before the held-out calibration/selection days may use it
+    # days a label needs before the held-out calibration/selection days may use it (at
+    # least; the data's own reporting delays may ask for more)
     label_maturity_days: int = 7
     # the held-out days reach back until they hold this many known frauds
     min_selection_frauds: int = 50
@@ -225,6 +227,14 @@ def train_candidates(
             tuned[target] = params
             cv[target] = [best]
         emit("tuned", {"algorithm": target, "params": params, "cv_average_precision": best})
+    # history before the window shows how long this data's labels take to arrive
+    maturity = label_maturity_days(
+        data.frame.filter(pl.col("timestamp") < split.train_end),
+        split.training_label_cutoff,
+        options.label_maturity_days,
+    )
+    rows["label_maturity_days"] = maturity
+    emit("maturity", {"label_maturity_days": maturity})
     test_x = feature_matrix(test, data.names)
     arrays = _test_arrays(test, options.label_cutoff)
     results = []
@@ -239,7 +249,7 @@ def train_candidates(
             options.calibration,
             options.resampling,
             seed=options.seed,
-            maturity_days=options.label_maturity_days,
+            maturity_days=maturity,
             min_holdout_frauds=options.min_selection_frauds,
         )
         chosen = optimal_thresholds(
