@@ -231,3 +231,28 @@ def test_the_gate_judges_with_the_same_cutoff_as_training(
     assert summary["split"]["label_cutoff"] == cutoff.isoformat()
     # the gate and the test metrics were computed with the same (cutoff) labels
     assert gate_ap == pytest.approx(summary["models"]["lgbm"]["average_precision"])
+
+
+def test_label_maturity_follows_the_data_s_reporting_delays() -> None:
+    def world(model: str) -> pl.DataFrame:
+        return generate(
+            SimulationConfig(
+                customers=600,
+                days=100,
+                start=START,
+                seed=4,
+                fraud_rate=0.02,
+                label_delay_model=model,
+                label_delay_mean_days=7,
+                unreported_fraction=0.0,
+            )
+        )
+
+    cutoff = _day(100)
+    assert train_module.label_maturity_days(world("constant"), cutoff) == 7
+    # a call within days for 40 %, a chargeback after weeks for the rest
+    realistic = train_module.label_maturity_days(world("realistic"), cutoff)
+    assert 20 <= realistic <= 35
+    # never below the configured floor, and the floor alone without enough frauds
+    assert train_module.label_maturity_days(world("constant"), cutoff, floor_days=10) == 10
+    assert train_module.label_maturity_days(world("realistic").head(100), cutoff) == 7
