@@ -17,7 +17,7 @@ from fraudops.models.registry import (
     RegistryError,
     compare_on_window,
 )
-from fraudops.pipelines.training import configure_mlflow
+from fraudops.models.tracking import configure_mlflow
 
 NAMES = ["signal", "noise"]
 
@@ -73,9 +73,7 @@ def _register(registry: Registry, model: FraudModel, tmp: Path) -> int:
 def test_aliases_promotion_history_and_rollback(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, "fraud-test"
-    )
+    registry = Registry.from_settings(settings, "fraud-test")
     v1 = _register(registry, _linear(1.0), tmp_path)
     assert registry.version_by_alias(CHALLENGER) == v1
     assert registry.version_by_alias(CHAMPION) is None
@@ -96,9 +94,7 @@ def test_aliases_promotion_history_and_rollback(tmp_path: Path) -> None:
 def test_a_tampered_bundle_is_refused(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, "fraud-test"
-    )
+    registry = Registry.from_settings(settings, "fraud-test")
     version = _register(registry, _linear(1.0), tmp_path)
     run_id = registry.client.get_model_version("fraud-test", str(version)).run_id
     artifact_dir = Path(mlflow.get_run(run_id).info.artifact_uri.removeprefix("file://")) / "bundle"

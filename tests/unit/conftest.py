@@ -36,7 +36,7 @@ class EmbeddedRegistry:
         from fraudops.models.registry import Registry
 
         s = self.settings
-        return Registry(s.resolved_tracking_uri, s.resolved_registry_uri, s.model_name)
+        return Registry.from_settings(s)
 
     def aliases(self) -> dict[str, int | None]:
         registry = self.registry()
@@ -53,7 +53,7 @@ def register_linear_versions(home: Path, versions: int, champion: int | None) ->
     from fraudops.data import store
     from fraudops.data.generate import SimulationConfig, generate
     from fraudops.models.bundle import save_bundle
-    from fraudops.pipelines.training import configure_mlflow
+    from fraudops.models.tracking import configure_mlflow
 
     embedded = EmbeddedRegistry(home, str(home / "data" / "raw"))
     settings = embedded.settings

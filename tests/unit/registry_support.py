@@ -9,14 +9,12 @@ import mlflow
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel, save_bundle
 from fraudops.models.registry import CHAMPION, Registry
-from fraudops.pipelines.training import configure_mlflow
+from fraudops.models.tracking import configure_mlflow
 
 
 def open_registry(settings: Settings) -> Registry:
     configure_mlflow(settings)
-    return Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    return Registry.from_settings(settings)
 
 
 def register(registry: Registry, model: FraudModel, scratch: Path) -> int:

@@ -30,6 +30,7 @@ from fraudops.models.registry import (
     compare_on_window,
 )
 from fraudops.models.selection import SelectionResult, select_model
+from fraudops.models.tracking import configure_mlflow
 from fraudops.models.train import (
     ALGORITHMS,
     TimeSplit,
@@ -102,9 +103,9 @@ class FeatureData:
 def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) -> FeatureData:
     """Features for training from either a feature table or raw/validated transactions."""
     from fraudops.data import store
+    from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
     from fraudops.features.spec import feature_names, max_retention, spec_hash
-    from fraudops.pipelines.data import resolve_transactions_uri
 
     if store.exists(store.join_uri(data_uri, "feature_list.json"), storage_options):
         frame = store.read_dataset(data_uri, storage_options=storage_options)
@@ -319,27 +320,6 @@ def _feature_importance(result: CandidateResult, n: int) -> np.ndarray:
     return np.asarray(model.estimator.feature_importances_, dtype=float)
 
 
-def configure_mlflow(settings: Settings) -> None:
-    """Point MLflow at the configured (or embedded SQLite) tracking server."""
-    import os
-
-    import mlflow
-
-    # artifact downloads otherwise draw progress bars into our own output
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if settings.resolved_tracking_uri.startswith("sqlite:///"):
-        Path(settings.resolved_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
-    mlflow.set_registry_uri(settings.resolved_registry_uri)
-    if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
-        mlflow.create_experiment(
-            settings.mlflow_experiment, artifact_location=settings.resolved_artifact_uri
-        )
-    mlflow.set_experiment(settings.mlflow_experiment)
-
-
 def _clean_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
 
@@ -544,9 +524,7 @@ def run_training(
         mlflow.log_dict(selection.as_dict(), "selection.json")
         mlflow.set_tag("best_algorithm", best.algorithm)
         if options.register:
-            registry = Registry(
-                settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-            )
+            registry = Registry.from_settings(settings)
             run_id, digest, model_uri = run_ids[best.algorithm]
             version = registry.register(
                 run_id,
@@ -595,9 +573,7 @@ def promote_version(
     from fraudops.models.registry import CHALLENGER, RegistryError
 
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     version = version or registry.version_by_alias(CHALLENGER)
     if version is None:
         raise RegistryError("no --version given and no challenger alias to promote")
