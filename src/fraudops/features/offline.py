@@ -31,17 +31,14 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
+from fraudops.features.definition import ENTITIES, LABEL_KINDS, FeatureDef, Filter
 from fraudops.features.spec import (
     COLUMN_DEFAULTS,
     COLUMN_FALLBACKS,
     EARTH_RADIUS_KM,
-    ENTITIES,
     FEATURES,
     IDENTITY_COLUMNS,
-    LABEL_KINDS,
     NIGHT_END_HOUR,
-    FeatureDef,
-    Filter,
     check_features,
 )
 from fraudops.schema import LABEL_FEED_SCHEMA, POLARS_SCHEMA, conform

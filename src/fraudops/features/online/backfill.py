@@ -9,9 +9,10 @@ from typing import Any
 
 import polars as pl
 
+from fraudops.features.definition import NUMERIC_COLUMNS, FeatureDef, Filter
 from fraudops.features.online.layout import BackfillData, StoreLayout
 from fraudops.features.online.times import BEFORE_EVERYTHING
-from fraudops.features.spec import FEATURES, NUMERIC_COLUMNS, FeatureDef, Filter, max_retention
+from fraudops.features.spec import FEATURES, max_retention
 
 
 def warm_up_days(features: Sequence[FeatureDef] = FEATURES) -> int:
