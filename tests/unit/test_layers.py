@@ -116,3 +116,12 @@ def test_the_check_sees_function_local_and_relative_imports(tmp_path: Path) -> N
         "models imports fraudops.serving (serving)",
         "models imports fraudops.pipelines (pipelines)",
     ]
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE.parent)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    too_long = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
+    assert not too_long, f"modules over {MAX_LINES} lines (split them): {too_long}"
