@@ -10,6 +10,8 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from fraudops.schema import CHANNELS, ENTRY_MODES, FRAUD_SCENARIOS
+
 SECONDS_PER_DAY = 86_400
 US = 1_000_000
 DRIFT_KINDS = ("new_pattern", "amount_shift", "channel_mix")
@@ -233,16 +235,10 @@ class Batch:
         )
 
 
-CHANNEL_NAMES = ("pos", "contactless", "ecom", "atm")
-ENTRY_NAMES = ("chip", "magstripe", "contactless", "keyed", "ecom", "unknown")
-SCENARIO_NAMES = (
-    "compromised_terminal",
-    "compromised_card",
-    "card_testing",
-    "account_takeover",
-    "merchant_collusion",
-    "drift_new_pattern",
-)
+# the simulator codes channels, entry modes and scenarios as indices into the schema's lists
+CHANNEL_NAMES = CHANNELS
+ENTRY_NAMES = ENTRY_MODES
+SCENARIO_NAMES = FRAUD_SCENARIOS
 
 
 def pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
