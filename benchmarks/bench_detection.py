@@ -38,8 +38,9 @@ import polars as pl
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from fraudops.data.generate import SimulationConfig, generate
+from fraudops.features.definition import LABEL_KINDS, FeatureDef
 from fraudops.features.offline import build_offline_features
-from fraudops.features.spec import DAY, FEATURES, LABEL_KINDS, FeatureDef
+from fraudops.features.spec import DAY, FEATURES
 from fraudops.models.evaluate import average_precision, card_precision_at_k_per_day, roc_auc
 from fraudops.pipelines.training import FeatureData, TrainingOptions, pick_best, train_candidates
 

@@ -44,9 +44,7 @@ def train_two_versions(work: Path, env: dict[str, str], customers: int) -> list[
     from fraudops.models.registry import DIGEST_TAG, Registry
 
     settings = Settings(home=work / "home")
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     first = registry.versions()[-1]
     found = registry.client.get_model_version(settings.model_name, str(first))
     second = registry.register(str(found.run_id), found.tags[DIGEST_TAG], {"copy_of": str(first)})
@@ -105,9 +103,7 @@ def main() -> None:
         from fraudops.models.registry import Registry
 
         settings = Settings(home=work / "home")
-        registry = Registry(
-            settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-        )
+        registry = Registry.from_settings(settings)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         api = start([str(BIN / "fraudops"), "serve", "--port", str(port)], env, work / "api.log")

@@ -101,14 +101,12 @@ def measure(home: Path, raw: str, shap_rows: int) -> dict[str, Any]:
     from fraudops.features.offline import build_offline_features
     from fraudops.models.compiled import compile_booster
     from fraudops.models.registry import Registry
+    from fraudops.models.tracking import configure_mlflow
     from fraudops.pipelines.scoring import score_frame
-    from fraudops.pipelines.training import configure_mlflow
 
     settings = Settings(home=home)
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     version = registry.version_by_alias("champion")
     assert version is not None
     model = registry.load(version)

@@ -269,13 +269,11 @@ def main() -> None:
             stop(cold)
         from fraudops.config import Settings
         from fraudops.models.registry import Registry
-        from fraudops.pipelines.training import configure_mlflow
+        from fraudops.models.tracking import configure_mlflow
 
         settings = Settings(home=work / "home")
         configure_mlflow(settings)
-        registry = Registry(
-            settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-        )
+        registry = Registry.from_settings(settings)
         version = registry.version_by_alias("champion")
         bundle_dir, _ = registry.download_bundle(version, work / "bundle")  # type: ignore[arg-type]
         import polars as pl

@@ -80,7 +80,8 @@ def fraud_monitoring_pipeline() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from fraudops.models.registry import RegistryError
-        from fraudops.pipelines.monitoring import record_uri, run_monitoring
+        from fraudops.monitoring.records import record_uri
+        from fraudops.pipelines.monitoring import run_monitoring
 
         settings = task_settings()
         _, as_of = data_interval(context)

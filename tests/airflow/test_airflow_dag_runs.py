@@ -113,9 +113,7 @@ def test_training_pipeline_registers_and_promotes_a_model(training_run: Any) -> 
     assert gate["promoted"], gate
     assert gate["reason"] == "no champion yet"
     settings = _settings()
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     assert registry.version_by_alias(CHAMPION) == trained["registered_version"]
     assert registry.version_tags(trained["registered_version"])["trigger"] == "airflow test"
 

@@ -69,12 +69,12 @@ def promql_metric_names(expr: str) -> set[str]:
 
 
 def api_metric_families() -> dict[str, set[str]]:
-    """Each metric family of fraudops.monitoring.metrics.ServiceMetrics -> series names.
+    """Each metric family of fraudops.serving.metrics.ServiceMetrics -> series names.
 
     Labelled metrics export no sample until used, so names come from the family type:
     counters expose <name>_total, histograms <name>_bucket/_sum/_count, gauges <name>.
     """
-    from fraudops.monitoring.metrics import ServiceMetrics
+    from fraudops.serving.metrics import ServiceMetrics
 
     suffixes = {
         "counter": ("_total", "_created"),

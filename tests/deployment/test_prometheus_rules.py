@@ -160,8 +160,8 @@ def test_verdict_gauges_are_exported_from_the_record() -> None:
 
     from prometheus_client import generate_latest
 
-    from fraudops.monitoring.metrics import ServiceMetrics
-    from fraudops.pipelines.monitoring import MonitoringRecord, Verdict, export_gauges
+    from fraudops.monitoring.records import MonitoringRecord, Verdict
+    from fraudops.serving.metrics import ServiceMetrics, export_gauges
 
     now = datetime(2026, 3, 1, tzinfo=UTC)
     for expected, alarm in VERDICT_ALERTS.values():

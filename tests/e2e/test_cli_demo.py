@@ -43,9 +43,7 @@ def test_the_smallest_demo_runs_the_loop_and_writes_its_report(isolated_home: Pa
     from fraudops.models.registry import Registry
 
     settings = get_settings()
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     assert registry.version_by_alias("champion") == 1
 
 

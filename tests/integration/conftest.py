@@ -812,7 +812,7 @@ def linear_champion(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPa
     from fraudops.features.offline import build_offline_features
     from fraudops.models.bundle import save_bundle
     from fraudops.models.registry import Registry
-    from fraudops.pipelines.training import REFERENCE_FILE
+    from fraudops.pipelines.tracking import REFERENCE_FILE
 
     model = linear_fraud_model()
     history = build_offline_features(generate(SimulationConfig(customers=150, days=8, seed=21)))

@@ -63,9 +63,7 @@ def test_all_four_algorithms_train_and_a_champion_is_registered(tmp_path: Path) 
     assert set(summary["models"]) == {"lr", "rf", "xgb", "lgbm"}
     for metrics in summary["models"].values():
         assert 0.5 < metrics["roc_auc"] <= 1.0
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, "fraud-detector"
-    )
+    registry = Registry.from_settings(settings, "fraud-detector")
     assert registry.version_by_alias(CHAMPION) == summary["registered_version"] == 1
     assert summary["promotion"]["reason"] == "no champion yet"
     assert registry.load(1).algorithm == summary["best"]

@@ -10,8 +10,8 @@ import pytest
 
 from fraudops.features.offline import build_offline_features
 from fraudops.models.decision import decide, score_points
+from fraudops.models.reasons import ReasonWriter
 from fraudops.pipelines.scoring import score_frame
-from fraudops.serving.service import ReasonWriter
 from skip_policy import require
 
 COMPILED_MISSING = "lleaves is not installed (the [compiled] extra; make install brings it)"

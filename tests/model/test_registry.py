@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fraudops.config import Settings
-from fraudops.models.bundle import BundleIntegrityError, FraudModel, LinearModel, save_bundle
+from fraudops.models.bundle import BundleIntegrityError, FraudModel, LinearModel
 from fraudops.models.registry import (
     CHALLENGER,
     CHAMPION,
@@ -17,7 +17,8 @@ from fraudops.models.registry import (
     RegistryError,
     compare_on_window,
 )
-from fraudops.pipelines.training import configure_mlflow
+from fraudops.models.tracking import configure_mlflow
+from registry_support import register
 
 NAMES = ["signal", "noise"]
 
@@ -63,27 +64,18 @@ def test_gate_promotes_only_a_clearly_better_challenger(window: tuple[np.ndarray
     assert reason == "no champion yet"
 
 
-def _register(registry: Registry, model: FraudModel, tmp: Path) -> int:
-    with mlflow.start_run() as run:
-        digest = save_bundle(model, tmp / run.info.run_id)
-        mlflow.log_artifacts(str(tmp / run.info.run_id), "bundle")
-    return registry.register(run.info.run_id, digest, {"algorithm": "lr"})
-
-
 def test_aliases_promotion_history_and_rollback(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, "fraud-test"
-    )
-    v1 = _register(registry, _linear(1.0), tmp_path)
+    registry = Registry.from_settings(settings, "fraud-test")
+    v1 = register(registry, _linear(1.0), tmp_path)
     assert registry.version_by_alias(CHALLENGER) == v1
     assert registry.version_by_alias(CHAMPION) is None
     with pytest.raises(RegistryError, match="no previous champion"):
         registry.rollback()
     registry.set_champion(v1, "first")
     assert registry.version_by_alias(CHALLENGER) is None
-    v2 = _register(registry, _linear(2.0), tmp_path)
+    v2 = register(registry, _linear(2.0), tmp_path)
     registry.set_champion(v2, "better")
     assert registry.version_by_alias(CHAMPION) == v2
     assert registry.rollback() == (v2, v1)
@@ -96,10 +88,8 @@ def test_aliases_promotion_history_and_rollback(tmp_path: Path) -> None:
 def test_a_tampered_bundle_is_refused(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, "fraud-test"
-    )
-    version = _register(registry, _linear(1.0), tmp_path)
+    registry = Registry.from_settings(settings, "fraud-test")
+    version = register(registry, _linear(1.0), tmp_path)
     run_id = registry.client.get_model_version("fraud-test", str(version)).run_id
     artifact_dir = Path(mlflow.get_run(run_id).info.artifact_uri.removeprefix("file://")) / "bundle"
     linear = artifact_dir / "linear.json"

@@ -17,6 +17,7 @@ from fraudops.config import Settings
 from fraudops.serving.app import create_app
 from fraudops.serving.model_loader import ModelHolder
 from linear_models import linear_fraud_model
+from registry_support import open_registry, register
 
 DATA_START = date(2026, 3, 1)
 DATA_DAYS = 10
@@ -35,8 +36,7 @@ class EmbeddedRegistry:
     def registry(self) -> Any:
         from fraudops.models.registry import Registry
 
-        s = self.settings
-        return Registry(s.resolved_tracking_uri, s.resolved_registry_uri, s.model_name)
+        return Registry.from_settings(self.settings)
 
     def aliases(self) -> dict[str, int | None]:
         registry = self.registry()
@@ -47,13 +47,8 @@ def register_linear_versions(home: Path, versions: int, champion: int | None) ->
     """Stored transactions under ``home`` and ``versions`` identical linear models
     registered as training registers them (bundle artifact, digest and test-window tags);
     ``champion`` gets the alias, the last version stays challenger."""
-    import mlflow
-    from mlflow import MlflowClient
-
     from fraudops.data import store
     from fraudops.data.generate import SimulationConfig, generate
-    from fraudops.models.bundle import save_bundle
-    from fraudops.pipelines.training import configure_mlflow
 
     embedded = EmbeddedRegistry(home, str(home / "data" / "raw"))
     settings = embedded.settings
@@ -64,24 +59,15 @@ def register_linear_versions(home: Path, versions: int, champion: int | None) ->
     test_end = datetime.combine(DATA_START, datetime.min.time(), UTC) + timedelta(days=DATA_DAYS)
     test_start = test_end - timedelta(days=TEST_DAYS)
 
-    configure_mlflow(settings)
-    client = MlflowClient(settings.resolved_tracking_uri, settings.resolved_registry_uri)
-    experiment = mlflow.get_experiment_by_name(settings.mlflow_experiment)
-    assert experiment is not None
-    registry = embedded.registry()
+    registry = open_registry(settings)
+    tags = {
+        "algorithm": "lr",
+        "data_uri": embedded.raw,
+        "test_start": test_start.isoformat(),
+        "test_end": test_end.isoformat(),
+    }
     for number in range(1, versions + 1):
-        folder = home / "bundles" / str(number)
-        digest = save_bundle(linear_fraud_model(), folder)
-        run = client.create_run(experiment.experiment_id, run_name=f"linear-{number}")
-        client.log_artifacts(run.info.run_id, str(folder), "bundle")
-        client.set_terminated(run.info.run_id)
-        tags = {
-            "algorithm": "lr",
-            "data_uri": embedded.raw,
-            "test_start": test_start.isoformat(),
-            "test_end": test_end.isoformat(),
-        }
-        assert registry.register(run.info.run_id, digest, tags) == number
+        assert register(registry, linear_fraud_model(), home / "bundles", tags) == number
         if number == champion:
             registry.set_champion(number, "test fixture")
     return embedded

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fraudops.cli.features import features_app
 from fraudops.data.generate import SimulationConfig, generate
-from fraudops.features import offline
+from fraudops.features import windows
 from fraudops.features.offline import build_offline_features
 from fraudops.features.spec import IDENTITY_COLUMNS, feature_names
 from fraudops.schema import LABEL_FEED_SCHEMA, conform, label_feed_from_transactions
@@ -209,7 +209,7 @@ def test_composite_keys_split_into_chunks_give_the_same_result(
     transactions = generate(SimulationConfig(customers=60, days=8, fraud_rate=0.05, seed=4))
     expected = build_offline_features(transactions)
     # a tiny key budget forces many chunks of entities per binary search
-    monkeypatch.setattr(offline, "_KEY_LIMIT", 40 * 86_400_000_000)
+    monkeypatch.setattr(windows, "_KEY_LIMIT", 40 * 86_400_000_000)
     assert build_offline_features(transactions).equals(expected)
 
 
@@ -218,7 +218,7 @@ def test_range_max_matches_brute_force() -> None:
     values = rng.random(200)
     start = rng.integers(0, 200, 500)
     end = np.minimum(start + rng.integers(0, 70, 500), 200)
-    result = offline._range_max(values, start, end)
+    result = windows._range_max(values, start, end)
     expected = [values[s:e].max() if e > s else -np.inf for s, e in zip(start, end, strict=True)]
     assert result.tolist() == expected
 

@@ -11,6 +11,7 @@ import pytest
 
 from features_support import replay
 from fraudops.data.generate import SimulationConfig, generate
+from fraudops.features.definition import FeatureDef
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import (
     MemoryOnlineStore,
@@ -19,13 +20,7 @@ from fraudops.features.online import (
     open_online_store,
     to_epoch_us,
 )
-from fraudops.features.spec import (
-    FEATURES,
-    LABEL_HORIZON,
-    FeatureDef,
-    feature_names,
-    max_retention,
-)
+from fraudops.features.spec import FEATURES, LABEL_HORIZON, feature_names, max_retention
 from fraudops.schema import conform, label_feed_from_transactions
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -226,7 +221,7 @@ def test_backfill_twice_adds_nothing() -> None:
 
 def test_custom_spec_with_delay_and_filters_matches_offline() -> None:
     """Kinds and options the default spec does not use still agree between engines."""
-    from fraudops.features.spec import Filter
+    from fraudops.features.definition import Filter
 
     spec = (
         FeatureDef("card_count_delayed", "count", "d", entity="card_id", window=DAY, delay=HOUR),

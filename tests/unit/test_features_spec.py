@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 
 from fraudops.features import spec
+from fraudops.features.definition import FeatureDef, Filter
 from fraudops.features.spec import (
     FEATURES,
     IDENTITY_COLUMNS,
     LABEL_MATURITY,
-    FeatureDef,
-    Filter,
     check_features,
     describe_features,
     feature_names,

@@ -125,8 +125,8 @@ def test_latest_record_becomes_prometheus_gauges(isolated_home: object) -> None:
     from prometheus_client import generate_latest
 
     from fraudops.data import store
-    from fraudops.monitoring.metrics import ServiceMetrics
-    from fraudops.pipelines.monitoring import export_gauges, latest_record, record_uri
+    from fraudops.monitoring.records import latest_record, record_uri
+    from fraudops.serving.metrics import ServiceMetrics, export_gauges
 
     settings = Settings()
     metrics = ServiceMetrics()
@@ -162,8 +162,7 @@ def test_alarm_gauges_follow_the_verdict_rule(threshold: float, alarm: bool) -> 
     """A changed FRAUDOPS_DRIFT_SHARE_THRESHOLD moves the alert's gauge with the verdict."""
     from prometheus_client import generate_latest
 
-    from fraudops.monitoring.metrics import ServiceMetrics
-    from fraudops.pipelines.monitoring import export_gauges
+    from fraudops.serving.metrics import ServiceMetrics, export_gauges
 
     settings = Settings(drift_share_threshold=threshold, psi_threshold=100.0)
     reference = _frame(0.0)

@@ -32,7 +32,6 @@ def demo(
     ] = "lr,rf,xgb,lgbm",
 ) -> None:
     """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
-    from fraudops.monitoring.report import render_report
     from fraudops.pipelines.loop import (
         HEADLINE_FACTS,
         LoopConfig,
@@ -40,6 +39,7 @@ def demo(
         run_loop,
         summarise,
     )
+    from fraudops.pipelines.report import render_report
 
     s = settings()
     with user_errors():

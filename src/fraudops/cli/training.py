@@ -203,11 +203,11 @@ def promote(
 def rollback() -> None:
     """Move the champion alias back to the previous champion."""
     from fraudops.models.registry import Registry
-    from fraudops.pipelines.training import configure_mlflow
+    from fraudops.models.tracking import configure_mlflow
 
     s = settings()
     with user_errors():
         configure_mlflow(s)
-        registry = Registry(s.resolved_tracking_uri, s.resolved_registry_uri, s.model_name)
+        registry = Registry.from_settings(s)
         current, previous = registry.rollback()
     console.print(f"champion moved back from version {current} to version {previous}")

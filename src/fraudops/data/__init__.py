@@ -1,1 +1,2 @@
-"""Data layer: simulation, validation with quarantine, ingestion and partitioned storage."""
+"""Data layer: simulation, validation with quarantine, ingestion, partitioned storage and
+the append-only logs the API writes."""

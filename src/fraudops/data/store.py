@@ -319,3 +319,11 @@ def read_chunks(
             with fs.open(path, "rb") as handle:
                 frames.append(pl.read_parquet(handle))
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
+def resolve_transactions_uri(uri: str, storage_options: dict[str, Any] | None = None) -> str:
+    """Accept the output of ``data generate`` (partitions) or of validate/ingest (clean/)."""
+    clean = join_uri(uri, "clean")
+    if exists(join_uri(clean, MANIFEST_NAME), storage_options):
+        return clean
+    return uri

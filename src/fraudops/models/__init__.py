@@ -1,1 +1,2 @@
-"""Models: training, tuning, evaluation, thresholds, calibration and the registry."""
+"""Models: training, tuning, evaluation, thresholds, calibration, reason codes, MLflow
+tracking set-up and the registry."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudops.config import Settings
 from fraudops.models.bundle import BundleIntegrityError, FraudModel, load_bundle
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ class Registry:
         self.registry_uri = registry_uri
         self.model_name = model_name
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model_name: str | None = None) -> Registry:
+        """The registry the settings name (``model_name`` overrides the configured model)."""
+        return cls(
+            settings.resolved_tracking_uri,
+            settings.resolved_registry_uri,
+            model_name or settings.model_name,
+        )
 
     # -- reading ---------------------------------------------------------------------
     def version_by_alias(self, alias: str) -> int | None:

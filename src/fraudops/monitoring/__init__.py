@@ -1,1 +1,2 @@
-"""Monitoring: data and score drift, matured-label performance, Prometheus metrics."""
+"""Monitoring: data and score drift, matured-label performance, the retrain policy and the
+monitoring records (the API exports the latest as Prometheus gauges: serving.metrics)."""

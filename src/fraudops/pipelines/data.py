@@ -178,11 +178,3 @@ def ingest_export(
         result.report = quality_report(typed.filter(in_day), result.clean, result.quarantine)
         results[str(day)] = result
     return _write_validated(results, out_uri, max_bad_fraction, storage_options, input_uri)
-
-
-def resolve_transactions_uri(uri: str, storage_options: dict[str, Any] | None = None) -> str:
-    """Accept the output of ``data generate`` (partitions) or of validate/ingest (clean/)."""
-    clean = store.join_uri(uri, "clean")
-    if store.exists(store.join_uri(clean, store.MANIFEST_NAME), storage_options):
-        return clean
-    return uri

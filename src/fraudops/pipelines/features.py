@@ -14,10 +14,10 @@ import numpy as np
 import polars as pl
 
 from fraudops.data import store
+from fraudops.data.store import resolve_transactions_uri
 from fraudops.features.offline import as_float64, compute_features
 from fraudops.features.online import OnlineFeatureEngine
 from fraudops.features.spec import FEATURES, describe_features, spec_hash
-from fraudops.pipelines.data import resolve_transactions_uri
 from fraudops.schema import LABEL_FEED_SCHEMA
 
 logger = logging.getLogger(__name__)

@@ -27,9 +27,10 @@ from fraudops.data.generate import SimulationConfig, World, generate_day
 from fraudops.features.spec import max_retention
 from fraudops.models.decision import FLAGGED
 from fraudops.models.evaluate import average_precision
+from fraudops.monitoring.records import MonitoringRecord
 from fraudops.monitoring.retrain import RetrainPolicy
 from fraudops.pipelines.data import generate_to_store, validate_dataset
-from fraudops.pipelines.monitoring import MonitoringRecord, run_monitoring
+from fraudops.pipelines.monitoring import run_monitoring
 from fraudops.pipelines.training import TrainingOptions, run_training
 
 logger = logging.getLogger(__name__)
@@ -140,9 +141,9 @@ def _interleave(
 
 def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
     """Run the whole simulation; ``settings.home`` is the loop's (fresh) workspace."""
+    from fraudops.data.logs import AppendLog
     from fraudops.features.online import OnlineFeatureEngine, open_online_store, warm_up_days
-    from fraudops.monitoring.metrics import ServiceMetrics
-    from fraudops.serving.logs import AppendLog
+    from fraudops.serving.metrics import ServiceMetrics
     from fraudops.serving.model_loader import ModelHolder
     from fraudops.serving.service import ScoringService
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, Field
 
 from fraudops.config import Settings
 from fraudops.data import store
@@ -22,48 +21,13 @@ from fraudops.models.bundle import FraudModel
 from fraudops.models.decision import decision_rates
 from fraudops.monitoring.drift import drift_table, evidently_report, population_stability_index
 from fraudops.monitoring.performance import matured_performance
-from fraudops.monitoring.retrain import RetrainPolicy, judged_average_precision
+from fraudops.monitoring.records import MonitoringRecord, Verdict, record_uri
+from fraudops.monitoring.retrain import RetrainPolicy
 
 logger = logging.getLogger(__name__)
 
 # calendar features follow the clock, not the world: a Saturday is not drift
 CLOCK_KINDS = frozenset({"hour", "is_night", "is_weekend"})
-
-
-class Verdict(BaseModel):
-    """The retraining verdict of a window and the alarms behind it (RetrainPolicy's rule;
-    the API exports the alarms as gauges, which the Prometheus alerts read)."""
-
-    retrain: bool
-    reasons: list[str] = Field(default_factory=list)
-    drift_alarm: bool = False
-    score_alarm: bool = False
-    performance_degraded: bool = False
-
-
-class MonitoringRecord(BaseModel):
-    """One monitoring run: small, typed, stored as JSON and exported as gauges."""
-
-    window_start: datetime
-    window_end: datetime
-    as_of: datetime
-    model_version: int | None
-    rows: int
-    drift_share: float | None
-    drifted_features: list[str]
-    feature_drift: dict[str, float]
-    score_psi: float | None
-    decision_rates: dict[str, float]
-    reference_decision_rates: dict[str, float]
-    performance_window: list[datetime] | None = None
-    performance: dict[str, float] | None = None
-    champion_test_average_precision: float | None = None
-    verdict: Verdict
-    report_html: str | None = None
-
-    @property
-    def live_average_precision(self) -> float | None:
-        return judged_average_precision(self.performance)
 
 
 def drift_features() -> list[str]:
@@ -133,55 +97,6 @@ def assess_window(
     return record
 
 
-def record_uri(settings: Settings, window_end: datetime) -> str:
-    name = window_end.strftime("%Y-%m-%dT%H%M%SZ")
-    return store.join_uri(settings.resolved_data_uri, "monitoring", "records", f"{name}.json")
-
-
-def read_records(settings: Settings) -> list[MonitoringRecord]:
-    import fsspec
-
-    root = store.join_uri(settings.resolved_data_uri, "monitoring", "records")
-    fs, path = fsspec.core.url_to_fs(root, **settings.storage_options())
-    if not fs.exists(path):
-        return []
-    records = []
-    for item in sorted(fs.glob(f"{path}/*.json")):
-        with fs.open(item, "rb") as handle:
-            records.append(MonitoringRecord.model_validate_json(handle.read()))
-    return records
-
-
-def latest_record(settings: Settings) -> MonitoringRecord | None:
-    """The most recent monitoring record (records are named by window end)."""
-    import fsspec
-
-    root = store.join_uri(settings.resolved_data_uri, "monitoring", "records")
-    fs, path = fsspec.core.url_to_fs(root, **settings.storage_options())
-    if not fs.exists(path):
-        return None
-    names = sorted(fs.glob(f"{path}/*.json"))
-    if not names:
-        return None
-    with fs.open(names[-1], "rb") as handle:
-        return MonitoringRecord.model_validate_json(handle.read())
-
-
-def export_gauges(record: MonitoringRecord, metrics: Any) -> None:
-    """Monitoring results as Prometheus gauges (NaN until a value is measured)."""
-    nan = float("nan")
-    metrics.drift_share.set(nan if record.drift_share is None else record.drift_share)
-    metrics.score_psi.set(nan if record.score_psi is None else record.score_psi)
-    live = record.live_average_precision
-    metrics.live_average_precision.set(nan if live is None else live)
-    for decision, rate in record.decision_rates.items():
-        metrics.decision_rate.labels(decision).set(rate)
-    metrics.retrain_triggered.set(1.0 if record.verdict.retrain else 0.0)
-    metrics.drift_alarm.set(1.0 if record.verdict.drift_alarm else 0.0)
-    metrics.score_drift_alarm.set(1.0 if record.verdict.score_alarm else 0.0)
-    metrics.performance_degraded.set(1.0 if record.verdict.performance_degraded else 0.0)
-
-
 def _window_rows(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
     if frame.height == 0:
         return frame
@@ -199,9 +114,9 @@ def score_stored_window(
     monitoring incoming data when no prediction log exists (batch deployments, the DAGs).
     ``history_days`` before ``start`` are read too (default: the features' look-back).
     Returns prediction-log-shaped rows and the label feed known in the store."""
+    from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
     from fraudops.features.online import warm_up_days
-    from fraudops.pipelines.data import resolve_transactions_uri
     from fraudops.schema import label_feed_from_transactions
 
     options = settings.storage_options()
@@ -245,9 +160,7 @@ def run_monitoring(
 
     options = settings.storage_options()
     if model is None:
-        registry = Registry(
-            settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-        )
+        registry = Registry.from_settings(settings)
         model_version = registry.version_by_alias(CHAMPION)
         if model_version is None:
             raise RegistryError("no champion model to monitor; run `fraudops train` first")
@@ -312,7 +225,7 @@ def log_record(settings: Settings, record: MonitoringRecord) -> None:
     """Every monitoring decision is visible in MLflow (one run per window)."""
     import mlflow
 
-    from fraudops.pipelines.training import configure_mlflow
+    from fraudops.models.tracking import configure_mlflow
 
     configure_mlflow(settings)
     metrics: dict[str, Any] = {

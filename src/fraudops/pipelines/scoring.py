@@ -17,7 +17,7 @@ from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import FraudModel
 from fraudops.models.decision import decision_expr, score_points_array
-from fraudops.serving.service import TOP_REASONS, ReasonWriter
+from fraudops.models.reasons import TOP_REASONS, ReasonWriter
 
 REASON_MODES = ("flagged", "all", "none")
 COMPILE_MIN_ROWS = 500_000  # below this, a first compile (~10 s) costs more than it saves
@@ -125,16 +125,14 @@ def score_dataset(
     ``None`` decides: yes when it is installed and the compile pays off (a cached build
     of this model, or at least ``COMPILE_MIN_ROWS`` rows).
     """
+    from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
     from fraudops.models.registry import Registry, RegistryError
-    from fraudops.pipelines.data import resolve_transactions_uri
-    from fraudops.pipelines.training import configure_mlflow
+    from fraudops.models.tracking import configure_mlflow
 
     check_reason_mode(reasons)  # before any work is done
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     version = registry.version_by_alias(alias)
     if version is None:
         raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")

@@ -5,109 +5,49 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from fraudops.config import Settings
-from fraudops.models.evaluate import (
-    CostModel,
-    average_precision,
-    evaluate_scores,
-    optimal_thresholds,
+from fraudops.models.registry import CHAMPION, GateDecision, Registry, compare_on_window
+from fraudops.models.tracking import configure_mlflow
+from fraudops.models.train import feature_matrix, rows_between
+from fraudops.pipelines.candidates import (
+    CandidateResult,
+    Event,
+    FeatureData,
+    TrainingOptions,
+    pick_best,
+    train_candidates,
+    window_arrays,
 )
-from fraudops.models.registry import (
-    BUNDLE_ARTIFACT,
-    CHAMPION,
-    DIGEST_TAG,
-    GateDecision,
-    Registry,
-    compare_on_window,
-)
-from fraudops.models.selection import SelectionResult, select_model
-from fraudops.models.train import (
-    ALGORITHMS,
-    TimeSplit,
-    cross_validate,
-    feature_matrix,
-    label_maturity_days,
-    plan_split,
-    rows_between,
-    train_calibrated,
-)
+from fraudops.pipelines.tracking import clean_metrics, log_candidate
+
+__all__ = [
+    "CandidateResult",
+    "FeatureData",
+    "TrainingOptions",
+    "gate",
+    "load_features",
+    "pick_best",
+    "promote_version",
+    "run_training",
+    "train_candidates",
+]
 
 logger = logging.getLogger(__name__)
 
-Event = Callable[[str, dict[str, Any]], None]
-REFERENCE_FILE = "reference.parquet"
 REFERENCE_ROWS = 10_000
-
-
-@dataclass
-class TrainingOptions:
-    models: tuple[str, ...] = ALGORITHMS
-    trials: int = 0
-    timeout_seconds: float | None = None
-    tune_model: str | None = None  # default: the best by cross-validation
-    train_start: datetime | None = None
-    train_end: datetime | None = None
-    delay_days: int = 7
-    test_end: datetime | None = None
-    test_days: int = 7
-    k: int = 100
-    calibration: str = "isotonic"
-    resampling: str = "none"
-    cost: CostModel = field(default_factory=CostModel)
-    seed: int = 0
-    n_folds: int = 3
-    register: bool = True
-    promote: bool = True  # run the gate after registering
-    reason: str = "manual"
-    # The moment the model is built and deployed ("as of"). A time (the closed loop and
-    # the DAGs train as of now): training, the test window and the promotion gate all use
-    # the labels reported by then. None (a backtest on settled history): training learns
-    # the labels reported by the test start (train_end + delay, when the model would be
-    # deployed); the test window and the gate are judged with final labels.
-    label_cutoff: datetime | None = None
-    # days a label needs before the held-out calibration/selection days may use it (at
-    # least; the data's own reporting delays may ask for more)
-    label_maturity_days: int = 7
-    # the held-out days reach back until they hold this many known frauds
-    min_selection_frauds: int = 50
-    # the MLflow pyfunc flavour (for generic tools such as `mlflow models serve`); the
-    # registry and the API load the checksummed bundle either way
-    log_pyfunc: bool = True
-
-    def __post_init__(self) -> None:
-        unknown = set(self.models) - set(ALGORITHMS)
-        if unknown or not self.models:
-            raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {ALGORITHMS}")
-        if self.tune_model and self.tune_model not in self.models:
-            raise ValueError(f"--tune-model {self.tune_model} is not among --models")
-
-
-@dataclass
-class FeatureData:
-    frame: pl.DataFrame
-    names: list[str]
-    dataset_hash: str
-    spec_hash: str
-    source_uri: str
-    burn_in_days: int = 0
 
 
 def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) -> FeatureData:
     """Features for training from either a feature table or raw/validated transactions."""
     from fraudops.data import store
+    from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
     from fraudops.features.spec import feature_names, max_retention, spec_hash
-    from fraudops.pipelines.data import resolve_transactions_uri
 
     if store.exists(store.join_uri(data_uri, "feature_list.json"), storage_options):
         frame = store.read_dataset(data_uri, storage_options=storage_options)
@@ -131,345 +71,6 @@ def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) 
     )
 
 
-@dataclass
-class CandidateResult:
-    algorithm: str
-    model: Any
-    params: dict[str, Any]
-    cv_scores: list[float]
-    test_metrics: dict[str, float]
-    thresholds: dict[str, float]
-    test_scores: np.ndarray
-    holdout_ap: float = float("nan")  # AP of the raw scores on the held-out days
-    holdout: pl.DataFrame | None = None  # held-out rows: raw_score, score, known_label
-
-    @property
-    def cv_mean(self) -> float:
-        finite = [v for v in self.cv_scores if np.isfinite(v)]
-        return float(np.mean(finite)) if finite else float("nan")
-
-
-def _test_arrays(
-    frame: pl.DataFrame, label_cutoff: datetime | None = None
-) -> dict[str, np.ndarray]:
-    from fraudops.models.train import labels_known_at
-
-    if label_cutoff is None:
-        y = frame["is_fraud"].fill_null(0).to_numpy().astype(np.int64)
-    else:
-        y = labels_known_at(frame, label_cutoff)
-    return {
-        "y": y,
-        "amount": frame["amount"].to_numpy(),
-        "day": frame["timestamp"].dt.date().cast(pl.String).to_numpy(),
-        "card": frame["card_id"].to_numpy(),
-    }
-
-
-def train_candidates(
-    data: FeatureData, options: TrainingOptions, emit: Event | None = None
-) -> tuple[TimeSplit, list[CandidateResult], dict[str, int]]:
-    """Cross-validate, tune, fit and test every requested algorithm (no I/O)."""
-    from fraudops.models.tune import tune
-
-    emit = emit or (lambda _kind, _payload: None)
-    ts = data.frame["timestamp"]
-    first, last = ts.min(), ts.max()
-    assert isinstance(first, datetime)
-    assert isinstance(last, datetime)
-    split = plan_split(
-        first,
-        last,
-        options.train_start,
-        options.train_end,
-        options.delay_days,
-        options.test_end,
-        options.test_days,
-        burn_in_days=data.burn_in_days,
-        label_cutoff=options.label_cutoff,
-    )
-    train = rows_between(data.frame, split.train_start, split.train_end)
-    test = rows_between(data.frame, split.test_start, split.test_end)
-    if train.height == 0 or test.height == 0:
-        raise ValueError(f"empty training or test window for split {split.as_dict()}")
-    rows = {"train": train.height, "test": test.height}
-    emit("split", {**split.as_dict(), **rows})
-    cv: dict[str, list[float]] = {}
-    for algorithm in options.models:
-        cv[algorithm] = cross_validate(
-            algorithm,
-            data.frame,
-            data.names,
-            split,
-            None,
-            options.resampling,
-            n_folds=options.n_folds,
-        )
-        emit("cv", {"algorithm": algorithm, "scores": cv[algorithm]})
-    tuned: dict[str, dict[str, Any]] = {}
-    if options.trials > 0:
-        target = options.tune_model or max(
-            options.models,
-            key=lambda a: np.nan_to_num(_finite_mean(cv[a]), nan=-1),
-        )
-        params, best, _ = tune(
-            target,
-            data.frame,
-            data.names,
-            split,
-            options.trials,
-            options.timeout_seconds,
-            options.seed,
-            options.resampling,
-            on_trial=lambda n, v: emit("trial", {"algorithm": target, "trial": n, "value": v}),
-        )
-        if params and np.isfinite(best) and best > np.nan_to_num(_finite_mean(cv[target]), nan=-1):
-            tuned[target] = params
-            cv[target] = [best]
-        emit("tuned", {"algorithm": target, "params": params, "cv_average_precision": best})
-    # history before the window shows how long this data's labels take to arrive
-    maturity = label_maturity_days(
-        data.frame.filter(pl.col("timestamp") < split.train_end),
-        split.training_label_cutoff,
-        options.label_maturity_days,
-    )
-    rows["label_maturity_days"] = maturity
-    emit("maturity", {"label_maturity_days": maturity})
-    test_x = feature_matrix(test, data.names)
-    arrays = _test_arrays(test, options.label_cutoff)
-    results = []
-    for algorithm in options.models:
-        params = tuned.get(algorithm, {})
-        model, calibration_rows = train_calibrated(
-            algorithm,
-            train,
-            data.names,
-            split.training_label_cutoff,
-            params,
-            options.calibration,
-            options.resampling,
-            seed=options.seed,
-            maturity_days=maturity,
-            min_holdout_frauds=options.min_selection_frauds,
-        )
-        chosen = optimal_thresholds(
-            calibration_rows["known_label"].to_numpy(),
-            calibration_rows["score"].to_numpy(),
-            calibration_rows["amount"].to_numpy(),
-            options.cost,
-        )
-        thresholds = {"review": chosen.review, "decline": chosen.decline}
-        score = model.predict_proba(test_x)
-        metrics = evaluate_scores(
-            arrays["y"],
-            score,
-            arrays["amount"],
-            arrays["day"],
-            arrays["card"],
-            options.k,
-            options.cost,
-            chosen,
-        )
-        metrics["cv_average_precision"] = _finite_mean(cv[algorithm])
-        model.metadata.update({"thresholds": thresholds, "params": params})
-        holdout = average_precision(
-            calibration_rows["known_label"].to_numpy(), calibration_rows["raw_score"].to_numpy()
-        )
-        metrics["holdout_average_precision"] = holdout
-        results.append(
-            CandidateResult(
-                algorithm,
-                model,
-                params,
-                cv[algorithm],
-                metrics,
-                thresholds,
-                score,
-                holdout,
-                calibration_rows.select("raw_score", "score", "known_label"),
-            )
-        )
-        emit("fitted", {"algorithm": algorithm, "metrics": metrics})
-    return split, results, rows
-
-
-def _finite_mean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
-def pick_best(
-    results: list[CandidateResult], seed: int = 0
-) -> tuple[CandidateResult, SelectionResult]:
-    """Model selection on the held-out recent matured days (every candidate judged on the
-    same rows), cross-validation when those hold too few frauds; never the test window."""
-    holdouts = [r.holdout for r in results if r.holdout is not None]
-    if len(holdouts) == len(results) and len({h.height for h in holdouts}) == 1:
-        y = holdouts[0]["known_label"].to_numpy()
-        scores = {
-            r.algorithm: r.holdout["raw_score"].to_numpy() for r in results if r.holdout is not None
-        }
-    else:  # candidates held out different rows: no paired comparison
-        y, scores = np.zeros(0), {r.algorithm: np.zeros(0) for r in results}
-    selection = select_model(
-        y, scores, fallback={r.algorithm: r.cv_mean for r in results}, seed=seed
-    )
-    chosen = next(r for r in results if r.algorithm == selection.chosen)
-    return chosen, selection
-
-
-def _feature_importance(result: CandidateResult, n: int) -> np.ndarray:
-    model = result.model
-    if result.algorithm == "lgbm":
-        return np.asarray(model.estimator.feature_importance(importance_type="gain"), dtype=float)
-    if result.algorithm == "xgb":
-        scores = model.estimator.get_score(importance_type="gain")
-        return np.array([scores.get(f"f{i}", 0.0) for i in range(n)])
-    if result.algorithm == "lr":
-        return np.abs(model.estimator.coef)
-    return np.asarray(model.estimator.feature_importances_, dtype=float)
-
-
-def configure_mlflow(settings: Settings) -> None:
-    """Point MLflow at the configured (or embedded SQLite) tracking server."""
-    import os
-
-    import mlflow
-
-    # artifact downloads otherwise draw progress bars into our own output
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if settings.resolved_tracking_uri.startswith("sqlite:///"):
-        Path(settings.resolved_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
-    mlflow.set_registry_uri(settings.resolved_registry_uri)
-    if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
-        mlflow.create_experiment(
-            settings.mlflow_experiment, artifact_location=settings.resolved_artifact_uri
-        )
-    mlflow.set_experiment(settings.mlflow_experiment)
-
-
-def _clean_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
-
-
-def log_candidate(
-    result: CandidateResult,
-    data: FeatureData,
-    split: TimeSplit,
-    options: TrainingOptions,
-    rows: dict[str, int],
-    test: pl.DataFrame,
-    log_pyfunc: bool,
-    reference: pl.DataFrame | None = None,
-) -> tuple[str, str, str]:
-    """Log one candidate as a nested MLflow run; returns (run id, bundle digest, model URI)."""
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from fraudops.models.bundle import save_bundle
-    from fraudops.models.card import model_card
-    from fraudops.models.plots import evaluation_plots
-
-    with (
-        mlflow.start_run(run_name=result.algorithm, nested=True) as run,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        folder = Path(tmp)
-        result.model.metadata.update(
-            {
-                "dataset_hash": data.dataset_hash,
-                "spec_hash": data.spec_hash,
-                "split": split.as_dict(),
-                "test_metrics": _clean_metrics(result.test_metrics),
-                "k": options.k,
-                "cost_model": options.cost.as_dict(),
-            }
-        )
-        if reference is not None:
-            # the drift monitor compares live traffic with this sample of training traffic
-            (folder / "bundle").mkdir(parents=True, exist_ok=True)
-            scored = reference.select("timestamp", *data.names).with_columns(
-                pl.Series(
-                    "fraud_probability",
-                    result.model.predict_proba(feature_matrix(reference, data.names)),
-                )
-            )
-            scored.write_parquet(folder / "bundle" / REFERENCE_FILE)
-        digest = save_bundle(result.model, folder / "bundle")
-        mlflow.log_params(
-            {
-                "algorithm": result.algorithm,
-                "calibration": options.calibration,
-                "resampling": options.resampling,
-                "k": options.k,
-                **{f"split_{k}": v for k, v in split.as_dict().items()},
-                **{f"model_{k}": v for k, v in result.params.items()},
-                **{f"cost_{k}": v for k, v in options.cost.as_dict().items()},
-            }
-        )
-        mlflow.set_tags(
-            {
-                "dataset_hash": data.dataset_hash,
-                "feature_spec_hash": data.spec_hash,
-                "data_uri": data.source_uri,
-                "bundle_digest": digest,
-                "trigger": options.reason,
-            }
-        )
-        mlflow.log_metrics({f"test_{k}": v for k, v in _clean_metrics(result.test_metrics).items()})
-        for i, value in enumerate(result.cv_scores):
-            if np.isfinite(value):
-                mlflow.log_metric("cv_average_precision", value, step=i)
-        arrays = _test_arrays(test, options.label_cutoff)
-        evaluation_plots(
-            folder / "plots",
-            arrays["y"],
-            result.test_scores,
-            arrays["amount"],
-            data.names,
-            _feature_importance(result, len(data.names)),
-            options.cost,
-            (result.thresholds["review"], result.thresholds["decline"]),
-            f"{result.algorithm} · test {split.test_start:%Y-%m-%d}..{split.test_end:%Y-%m-%d}",
-        )
-        card = model_card(
-            result.algorithm,
-            split.as_dict(),
-            _clean_metrics(result.test_metrics),
-            result.thresholds,
-            data.dataset_hash,
-            data.spec_hash,
-            result.params or {"defaults": "yes"},
-            rows,
-            options.cost.as_dict(),
-            options.k,
-        )
-        (folder / "model_card.md").write_text(card)
-        mlflow.log_artifacts(str(folder / "plots"), "plots")
-        mlflow.log_artifact(str(folder / "model_card.md"))
-        mlflow.log_artifacts(str(folder / "bundle"), "bundle")
-        if log_pyfunc:
-            example = test.select(data.names).head(3).to_pandas()
-            signature = infer_signature(
-                example, result.model.predict_proba(example.to_numpy(dtype=np.float64))
-            )
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(Path(__file__).parent.parent / "models" / "pyfunc_model.py"),
-                artifacts={"bundle": str(folder / "bundle")},
-                model_config={DIGEST_TAG: digest},  # what loading verifies the bundle against
-                signature=signature,
-                input_example=example,
-                pip_requirements=["fraudops"],
-            )
-            # MLflow 3 keeps logged models apart from run artifacts: register that URI
-            return run.info.run_id, digest, info.model_uri
-        return run.info.run_id, digest, f"runs:/{run.info.run_id}/{BUNDLE_ARTIFACT}"
-
-
 def gate(
     registry: Registry,
     challenger: int,
@@ -484,7 +85,7 @@ def gate(
     champion_version = registry.version_by_alias(CHAMPION)
     champion = registry.load(champion_version) if champion_version is not None else None
     model = challenger_model or registry.load(challenger)
-    arrays = _test_arrays(window, label_cutoff)
+    arrays = window_arrays(window, label_cutoff)
     promoted, reason, new, old = compare_on_window(
         model,
         champion,
@@ -525,7 +126,7 @@ def run_training(
     test = rows_between(data.frame, split.test_start, split.test_end)
     configure_mlflow(settings)
     summary: dict[str, Any] = {
-        "models": {r.algorithm: _clean_metrics(r.test_metrics) for r in results},
+        "models": {r.algorithm: clean_metrics(r.test_metrics) for r in results},
         "best": best.algorithm,
         "selection": selection.as_dict(),
         "split": split.as_dict(),
@@ -556,9 +157,7 @@ def run_training(
         mlflow.log_dict(selection.as_dict(), "selection.json")
         mlflow.set_tag("best_algorithm", best.algorithm)
         if options.register:
-            registry = Registry(
-                settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-            )
+            registry = Registry.from_settings(settings)
             run_id, digest, model_uri = run_ids[best.algorithm]
             version = registry.register(
                 run_id,
@@ -607,9 +206,7 @@ def promote_version(
     from fraudops.models.registry import CHALLENGER, RegistryError
 
     configure_mlflow(settings)
-    registry = Registry(
-        settings.resolved_tracking_uri, settings.resolved_registry_uri, settings.model_name
-    )
+    registry = Registry.from_settings(settings)
     version = version or registry.version_by_alias(CHALLENGER)
     if version is None:
         raise RegistryError("no --version given and no challenger alias to promote")

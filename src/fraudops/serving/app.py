@@ -18,13 +18,13 @@ from pydantic.json_schema import models_json_schema
 
 from fraudops import __version__
 from fraudops.config import Settings
+from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
 from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
-from fraudops.monitoring.metrics import ServiceMetrics
 from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
-from fraudops.serving.logs import AppendLog
+from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import ModelHolder
 from fraudops.serving.routes import admin, health, labels, model, predict
 from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
@@ -130,7 +130,7 @@ def warm_online_store(
     from datetime import timedelta
 
     from fraudops.data import store
-    from fraudops.pipelines.data import resolve_transactions_uri
+    from fraudops.data.store import resolve_transactions_uri
 
     options = settings.storage_options()
     uri = resolve_transactions_uri(source, options)
@@ -186,7 +186,8 @@ def _start_gauge_refresh(state: AppState) -> None:
     elsewhere: a CLI, the loop or the monitoring DAG)."""
     import threading
 
-    from fraudops.pipelines.monitoring import export_gauges, latest_record
+    from fraudops.monitoring.records import latest_record
+    from fraudops.serving.metrics import export_gauges
 
     interval = max(state.settings.reload_interval_seconds, 15.0)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel
-from fraudops.monitoring.metrics import ServiceMetrics
+from fraudops.serving.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +118,7 @@ class ModelHolder:
     def _registry(self) -> Any:
         from fraudops.models.registry import Registry
 
-        return Registry(
-            self.settings.resolved_tracking_uri,
-            self.settings.resolved_registry_uri,
-            self.settings.model_name,
-        )
+        return Registry.from_settings(self.settings)
 
     def install(self, model: FraudModel, version: int | None, alias: str | None = None) -> None:
         """Check and serve ``model`` (used by reloads, the embedded loop and tests)."""

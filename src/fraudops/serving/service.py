@@ -13,47 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from fraudops.data.logs import AppendLog
 from fraudops.features.online import OnlineFeatureEngine
-from fraudops.features.spec import describe_features, feature_names
+from fraudops.features.spec import feature_names
 from fraudops.models.decision import decide, score_points
-from fraudops.monitoring.metrics import ServiceMetrics
-from fraudops.serving.logs import AppendLog
+from fraudops.models.reasons import ReasonWriter
+from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
-
-TOP_REASONS = 3
 
 
 class NoModelError(Exception):
     """No model has been loaded yet (the service is not ready)."""
-
-
-class ReasonWriter:
-    """Turns the largest positive contributions into short sentences for analysts."""
-
-    def __init__(self, names: Sequence[str] | None = None) -> None:
-        self.names = list(names) if names is not None else feature_names()
-        described = {f["name"]: f["description"].rstrip(".") for f in describe_features()}
-        self.labels = [described.get(n, n) for n in self.names]
-
-    def text(self, feature: int, value: float) -> str:
-        """The sentence for feature number ``feature`` (in ``names``) at ``value``."""
-        return f"{self.labels[feature]}: {value:.4g}"
-
-    def reasons(self, values: np.ndarray, contributions: np.ndarray) -> list[dict[str, Any]]:
-        order = np.argsort(-contributions)[:TOP_REASONS]
-        out = []
-        for i in order:
-            name = self.names[i]
-            value = float(values[i])
-            out.append(
-                {
-                    "feature": name,
-                    "value": value,
-                    "contribution": round(float(contributions[i]), 6),
-                    "text": self.text(i, value),
-                }
-            )
-        return out
 
 
 class ScoringService:

@@ -9,9 +9,10 @@ from typing import Any
 
 import polars as pl
 
+from fraudops.features.definition import NUMERIC_COLUMNS, FeatureDef, Filter
 from fraudops.features.online.layout import BackfillData, StoreLayout
 from fraudops.features.online.times import BEFORE_EVERYTHING
-from fraudops.features.spec import FEATURES, NUMERIC_COLUMNS, FeatureDef, Filter, max_retention
+from fraudops.features.spec import FEATURES, max_retention
 
 
 def warm_up_days(features: Sequence[FeatureDef] = FEATURES) -> int:
@@ -28,7 +29,8 @@ def backfill_data(
 ) -> BackfillData:
     """What a store of ``layout`` holds after ``transactions`` (and their ``labels``):
     each entity's last retention window, the transaction index and pending labels."""
-    from fraudops.features.offline import NO_LABEL, fraud_known_at, prepare_transactions
+    from fraudops.features.offline import fraud_known_at, prepare_transactions
+    from fraudops.features.windows import NO_LABEL
 
     frame = prepare_transactions(transactions)
     ts = frame["timestamp"].dt.epoch("us")
@@ -83,6 +85,6 @@ def _stored_expr(column: str) -> pl.Expr:
 
 
 def _backfill_filter(where: Filter) -> pl.Expr:
-    from fraudops.features.offline import filter_expr
+    from fraudops.features.windows import filter_expr
 
     return filter_expr(where)

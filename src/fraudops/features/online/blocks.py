@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from itertools import compress
 from typing import Any
 
+from fraudops.features.definition import FeatureDef, Filter
 from fraudops.features.online.layout import EntityView, TxRecord
 from fraudops.features.online.times import US_PER_DAY, US_PER_HOUR
-from fraudops.features.spec import EARTH_RADIUS_KM, NIGHT_END_HOUR, FeatureDef, Filter
+from fraudops.features.spec import EARTH_RADIUS_KM, NIGHT_END_HOUR
 
 # A compiled block writes one or more features of the vector:
 # (record, views, window bounds per entity, output list) -> None

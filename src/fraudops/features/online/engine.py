@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraudops.features.definition import LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef
 from fraudops.features.online.backfill import backfill_data
 from fraudops.features.online.blocks import (
     Block,
@@ -34,9 +35,6 @@ from fraudops.features.spec import (
     COLUMN_DEFAULTS,
     COLUMN_FALLBACKS,
     FEATURES,
-    LABEL_KINDS,
-    NUMERIC_COLUMNS,
-    FeatureDef,
     check_features,
     feature_names,
     spec_hash,

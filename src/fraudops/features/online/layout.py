@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from sys import intern
 from typing import Any, TypeVar
 
+from fraudops.features.definition import ENTITIES, LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef, Filter
 from fraudops.features.online.times import duration_us
-from fraudops.features.spec import (
-    ENTITIES,
-    LABEL_HORIZON,
-    LABEL_KINDS,
-    NUMERIC_COLUMNS,
-    FeatureDef,
-    Filter,
-)
+from fraudops.features.spec import LABEL_HORIZON
 
 T = TypeVar("T")
 

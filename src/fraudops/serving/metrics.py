@@ -8,6 +8,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from fraudops.monitoring.records import MonitoringRecord
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 SCORE_BUCKETS = tuple(round(x / 20, 2) for x in range(1, 21))
 
@@ -127,3 +129,18 @@ class ServiceMetrics:
         # not measured yet is NaN, not 0 (an AP of 0 would fire the floor alert)
         for gauge in (self.drift_share, self.score_psi, self.live_average_precision):
             gauge.set(float("nan"))
+
+
+def export_gauges(record: MonitoringRecord, metrics: ServiceMetrics) -> None:
+    """Monitoring results as Prometheus gauges (NaN until a value is measured)."""
+    nan = float("nan")
+    metrics.drift_share.set(nan if record.drift_share is None else record.drift_share)
+    metrics.score_psi.set(nan if record.score_psi is None else record.score_psi)
+    live = record.live_average_precision
+    metrics.live_average_precision.set(nan if live is None else live)
+    for decision, rate in record.decision_rates.items():
+        metrics.decision_rate.labels(decision).set(rate)
+    metrics.retrain_triggered.set(1.0 if record.verdict.retrain else 0.0)
+    metrics.drift_alarm.set(1.0 if record.verdict.drift_alarm else 0.0)
+    metrics.score_drift_alarm.set(1.0 if record.verdict.score_alarm else 0.0)
+    metrics.performance_degraded.set(1.0 if record.verdict.performance_degraded else 0.0)

@@ -7,6 +7,8 @@ import html
 import io
 from typing import Any
 
+from fraudops.pipelines.loop import HEADLINE_FACTS
+
 
 def _figure_png(fig: Any) -> str:
     buffer = io.BytesIO()
@@ -105,8 +107,6 @@ def render_report(summary: dict[str, Any]) -> str:
             f"<td>{html.escape('; '.join(d.get('reasons', [])) or 'ok')}</td>"
             "</tr>"
         )
-    from fraudops.pipelines.loop import HEADLINE_FACTS
-
     headline = {key: summary.get(key) for key in HEADLINE_FACTS}
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
