@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from api_support import ADMIN, KEY, tx
 from fastapi.testclient import TestClient
-from registry_support import bundle_folder, make_champion, open_registry, register
 
 from fraudops.config import Settings
 from fraudops.features.spec import feature_names
@@ -24,6 +23,7 @@ from fraudops.models.bundle import FraudModel, LinearModel
 from fraudops.models.registry import Registry
 from fraudops.serving.app import create_app
 from fraudops.serving.model_loader import ModelHolder
+from registry_support import bundle_folder, make_champion, open_registry, register
 
 TEMPORARY_FOLDER = re.compile(r"/tmp/tmp\w{8}")  # tempfile.TemporaryDirectory's names
 # a second champion that declines everything: each response shows which model answered
@@ -63,7 +63,9 @@ def versions(tmp_path_factory: pytest.TempPathFactory, trained_model: Any) -> Ve
         coef=np.zeros(len(names)),
         intercept=float("nan"),
     )
-    broken = register(registry, FraudModel("lr", nan, names), root)
+    broken_model = FraudModel("lr", nan, names)
+    broken_model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}  # loads; scores NaN
+    broken = register(registry, broken_model, root)
     return Versions(settings, registry, good, other, tampered, reordered, broken)
 
 

@@ -3,6 +3,7 @@ restated: the API's request model, ingestion and the warm-up follow them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from fraudops.features import spec
@@ -23,7 +24,7 @@ def test_missing_identifiers_fall_back_as_the_schema_says() -> None:
     assert FALLBACKS == {"customer_id": "card_id", "terminal_id": "merchant_id"}
     assert spec.COLUMN_FALLBACKS == FALLBACKS  # the feature engines read the same rule
     body = {k: v for k, v in EXAMPLE_TRANSACTION.items() if k not in FALLBACKS}
-    (row,) = _to_dicts([TransactionIn.model_validate(body)])
+    (row,) = _to_dicts([TransactionIn.model_validate_json(json.dumps(body))])
     for name, source in FALLBACKS.items():
         assert row[name] == row[source] == EXAMPLE_TRANSACTION[source]
 
