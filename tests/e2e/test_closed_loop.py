@@ -18,6 +18,7 @@ SMALL = {
     "warmup_days": 24,
     "initial_models": ("lr", "lgbm"),
     "burn_in_days": 30,
+    "label_maturity_days": 7,  # live AP within the short live part (its asserted days)
 }
 
 

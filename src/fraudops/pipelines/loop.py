@@ -66,7 +66,10 @@ class LoopConfig:
     retrain_history_days: int = 28
     delay_days: int = 3
     test_days: int = 4
-    label_maturity_days: int = 7
+    # live performance is judged on days whose labels have mostly arrived: with the
+    # simulator's realistic delays (a call within days, a chargeback after weeks) a week
+    # leaves most frauds looking genuine and the live-AP floor would fire every day
+    label_maturity_days: int = 21
     k: int = 50
     # simulated before day 0 so that every feature window is full from day 0 on
     burn_in_days: int = field(default_factory=lambda: max_retention().days)
