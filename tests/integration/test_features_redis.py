@@ -14,7 +14,7 @@ from features_support import Stream, replay, streams
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
-from fraudops.features.spec import feature_names
+from fraudops.features.spec import LABEL_HORIZON, feature_names, max_retention
 from fraudops.schema import label_feed_from_transactions
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,9 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     assert client.zcard(card_key) == 1  # only the latest: the rest left the 30 d window
     ttl_ms = client.pttl(card_key)
     assert 0 < ttl_ms <= 30 * 86_400_000 + 1
-    assert 0 < client.pttl(f"{store._ns}idx:late") <= (30 + 60) * 86_400_000 + 1
+    # ids are kept for the spec's longest look-back plus the label horizon
+    horizon = max_retention() + LABEL_HORIZON
+    assert 0 < client.pttl(f"{store._ns}idx:late") <= horizon.total_seconds() * 1000 + 1
 
 
 def test_labels_for_unknown_transactions(store: RedisOnlineStore) -> None:
