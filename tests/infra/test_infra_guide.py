@@ -20,7 +20,13 @@ from infra_support import (
 )
 
 # Identifiers in backticks that are neither variables nor outputs, on purpose.
-OTHER_IDENTIFIERS = {"max_connections", "random_password", "use_lockfile"}
+# names of Terraform settings and resource types the guide mentions
+OTHER_IDENTIFIERS = {
+    "aws_wafv2_web_acl_association",
+    "max_connections",
+    "random_password",
+    "use_lockfile",
+}
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,9 @@ def test_the_pyfunc_scores_exactly_like_the_bundle(logged: dict[str, Any], track
     expected = bundle.predict_proba(rows.select(bundle.feature_names).cast(pl.Float64).to_numpy())
     assert list(answer.columns) == ["fraud_probability"]
     np.testing.assert_array_equal(answer["fraud_probability"].to_numpy(), expected)
-    assert 0 < expected.min() < expected.max() < 1  # a real model, not a constant
+    # a real model, not a constant (isotonic calibration may map the lowest scores to 0)
+    assert 0 <= expected.min() < expected.max() < 1
+    assert np.unique(expected).size > 2
 
 
 def test_a_bundle_changed_after_logging_is_refused(logged: dict[str, Any], tracking: Any) -> None:

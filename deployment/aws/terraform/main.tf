@@ -460,14 +460,14 @@ locals {
 module "api_service" {
   source = "./modules/ecs-service"
 
-  name                       = local.service_names["api"]
-  container_name             = "api"
-  cluster_arn                = module.ecs.cluster_arn
-  cluster_name               = module.ecs.cluster_name
-  image                      = local.images["api"]
-  cpu                        = var.api_cpu
-  memory                     = var.api_memory
-  container_port             = 8000
+  name           = local.service_names["api"]
+  container_name = "api"
+  cluster_arn    = module.ecs.cluster_arn
+  cluster_name   = module.ecs.cluster_name
+  image          = local.images["api"]
+  cpu            = var.api_cpu
+  memory         = var.api_memory
+  container_port = 8000
   # only the load balancer reaches the tasks (security group): trusting X-Forwarded-For
   # from inside the VPC gives the failed-authentication limit each caller's own address
   environment                = merge(local.api_environment, { FORWARDED_ALLOW_IPS = var.vpc_cidr })
