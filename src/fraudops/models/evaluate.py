@@ -37,6 +37,12 @@ def _has_both_classes(y: np.ndarray) -> bool:
     return bool(y.size) and 0 < int(y.sum()) < y.size
 
 
+def finite_mean(values: list[float]) -> float:
+    """Mean of the finite values (a skipped fold scores NaN); NaN when there are none."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score)) if _has_both_classes(y) else float("nan")
 

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import optuna
 import polars as pl
 
+from fraudops.models.evaluate import finite_mean
 from fraudops.models.train import TimeSplit, cross_validate
 
 logger = logging.getLogger(__name__)
@@ -74,12 +74,12 @@ def tune(
 
         def report(step: int, value: float) -> None:
             seen.append(value)
-            trial.report(float(np.nanmean(seen)), step)
+            trial.report(finite_mean(seen), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
         scores = cross_validate(algorithm, frame, names, split, params, resampling, on_fold=report)
-        return float(np.nanmean(scores)) if scores else float("nan")
+        return finite_mean(scores)
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial:

@@ -15,6 +15,7 @@ from fraudops.models.evaluate import (
     CostModel,
     average_precision,
     evaluate_scores,
+    finite_mean,
     optimal_thresholds,
 )
 from fraudops.models.selection import SelectionResult, select_model
@@ -99,8 +100,7 @@ class CandidateResult:
 
     @property
     def cv_mean(self) -> float:
-        finite = [v for v in self.cv_scores if np.isfinite(v)]
-        return float(np.mean(finite)) if finite else float("nan")
+        return finite_mean(self.cv_scores)
 
 
 def window_arrays(
@@ -164,7 +164,7 @@ def train_candidates(
     if options.trials > 0:
         target = options.tune_model or max(
             options.models,
-            key=lambda a: np.nan_to_num(_finite_mean(cv[a]), nan=-1),
+            key=lambda a: np.nan_to_num(finite_mean(cv[a]), nan=-1),
         )
         params, best, _ = tune(
             target,
@@ -177,7 +177,7 @@ def train_candidates(
             options.resampling,
             on_trial=lambda n, v: emit("trial", {"algorithm": target, "trial": n, "value": v}),
         )
-        if params and np.isfinite(best) and best > np.nan_to_num(_finite_mean(cv[target]), nan=-1):
+        if params and np.isfinite(best) and best > np.nan_to_num(finite_mean(cv[target]), nan=-1):
             tuned[target] = params
             cv[target] = [best]
         emit("tuned", {"algorithm": target, "params": params, "cv_average_precision": best})
@@ -224,7 +224,7 @@ def train_candidates(
             options.cost,
             chosen,
         )
-        metrics["cv_average_precision"] = _finite_mean(cv[algorithm])
+        metrics["cv_average_precision"] = finite_mean(cv[algorithm])
         model.metadata.update({"thresholds": thresholds, "params": params})
         holdout = average_precision(
             calibration_rows["known_label"].to_numpy(), calibration_rows["raw_score"].to_numpy()
@@ -245,11 +245,6 @@ def train_candidates(
         )
         emit("fitted", {"algorithm": algorithm, "metrics": metrics})
     return split, results, rows
-
-
-def _finite_mean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def pick_best(
