@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "features": 1,
     "models": 1,
     "monitoring": 2,
+    "decisions": 2,
     "serving": 3,
     "pipelines": 4,
     "cli": 5,
