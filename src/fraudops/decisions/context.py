@@ -61,7 +61,7 @@ def field_types() -> dict[str, ValueType]:
         if field.kind == "datetime":
             continue  # rules see ``hour`` and ``weekday``, not raw instants
         kinds[field.name] = "float" if field.kind == "float" else "str"
-    kinds.update({name: "float" for name in feature_names()})
+    kinds.update(dict.fromkeys(feature_names(), "float"))
     kinds.update(DERIVED_FIELDS)
     kinds.update(MODEL_FIELDS)
     return kinds
