@@ -149,6 +149,19 @@ class Settings(BaseSettings):
         f"port in development, {PRODUCTION_METRICS_PORT} in production).",
     )
     log_level: str = Field("INFO", description="Logging level.")
+    lists_uri: str | None = Field(
+        None,
+        description="Allow/block/watch lists: memory://, sqlite:///PATH or redis://; default "
+        "the online store's Redis when it is one, else SQLite under the home folder.",
+    )
+    lists_refresh_seconds: float = Field(
+        1.0, gt=0, description="How often the API checks the lists for changes made elsewhere."
+    )
+    rules_path: Path | None = Field(
+        None,
+        description="Rules file (YAML) the API decides with; default rules.yaml under the home "
+        "folder when it exists (no rules otherwise).",
+    )
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
     )
@@ -190,6 +203,18 @@ class Settings(BaseSettings):
         """``raw``, ``validated`` (clean/ + quarantine/), ``features``, ``predictions``,
         ``label_feed`` or ``monitoring`` under the data URI."""
         return f"{self.resolved_data_uri.rstrip('/')}/{name}"
+
+    @property
+    def resolved_lists_uri(self) -> str:
+        if self.lists_uri:
+            return self.lists_uri
+        if self.online_store_uri.startswith(("redis://", "rediss://")):
+            return self.online_store_uri
+        return f"sqlite:///{(self.home / 'lists.db').resolve()}"
+
+    @property
+    def resolved_rules_path(self) -> Path:
+        return self.rules_path or self.home / "rules.yaml"
 
     @property
     def resolved_tracking_uri(self) -> str:

@@ -9,6 +9,7 @@ values that process computed.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -81,3 +82,48 @@ def test_two_api_processes_share_features_and_labels_through_redis(
         risk = scored(b, transaction(f"{run}-5", other_card, terminal, 5))
         assert risk["card_tx_count_24h"] == 2
         assert risk["terminal_fraud_rate_1d"] == pytest.approx(1 / 4)
+
+
+def test_a_card_blocked_on_one_replica_is_declined_by_the_other(
+    linear_replicas: Replicas,
+) -> None:
+    """Lists live in the replicas' Redis: an entry added through one API process decides
+    on the other within its refresh interval, and its removal too."""
+    first, second = linear_replicas.apis
+    run = uuid.uuid4().hex[:8]
+    card = f"card-{run}-blocked"
+    with first.client(admin=True) as admin_a, second.client() as b:
+        before = b.post("/v1/predict", json=transaction(f"{run}-b1", card, f"t-{run}", 0))
+        assert before.json()["decided_by"]["stage"] == "threshold"
+        added = admin_a.post(
+            "/v1/lists",
+            json={"list": "block", "kind": "card", "value": card, "reason": "confirmed fraud"},
+        )
+        assert added.status_code == 201, added.text
+
+        def decided_by(minute: int) -> dict[str, str]:
+            tx = transaction(f"{run}-b{minute}", card, f"t-{run}", minute)
+            answer = b.post("/v1/predict", json=tx)
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            if body["decided_by"]["stage"] == "block_list":
+                assert body["decision"] == "decline"
+            return body["decided_by"]  # type: ignore[no-any-return]
+
+        # the default refresh interval is 1 s; allow a few for a loaded machine
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        minute = 1
+        while decided_by(minute)["stage"] != "block_list":
+            assert datetime.now(UTC) < deadline, "the other replica never saw the block"
+            minute += 1
+            time.sleep(0.1)
+        assert decided_by(minute + 1) == {"stage": "block_list", "name": "card"}
+
+        removed = admin_a.delete(f"/v1/lists/block/card/{card}")
+        assert removed.status_code == 204, removed.text
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        minute += 2
+        while decided_by(minute)["stage"] == "block_list":
+            assert datetime.now(UTC) < deadline, "the other replica kept the removed block"
+            minute += 1
+            time.sleep(0.1)

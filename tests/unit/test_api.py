@@ -28,10 +28,15 @@ def test_predict_returns_the_contract_fields(client: TestClient, trained_model: 
         "fraud_probability",
         "score",
         "decision",
+        "decided_by",
+        "rules",
         "reasons",
         "model",
         "latency_ms",
     }
+    # no rules file and no list entries: the model's thresholds decide
+    assert body["decided_by"] == {"stage": "threshold", "name": body["decision"]}
+    assert body["rules"] == []
     assert body["model"] == {"name": "fraud-detector", "version": 7, "alias": "champion"}
     assert 0 <= body["fraud_probability"] <= 1
     assert body["score"] == min(int(body["fraud_probability"] * 1000), 999)

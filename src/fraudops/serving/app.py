@@ -20,13 +20,15 @@ from fraudops import __version__
 from fraudops.config import Settings
 from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
+from fraudops.decisions.lists import ListCache, open_list_backend
 from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
 from fraudops.features.spec import feature_names
 from fraudops.serving.auth import FailedAuthLimiter
+from fraudops.serving.decisions import DecisionStage, RulesHolder
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import ModelHolder
-from fraudops.serving.routes import admin, health, labels, model, predict
+from fraudops.serving.routes import admin, health, labels, lists, model, predict
 from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
 from fraudops.serving.service import ScoringService
 from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +46,8 @@ class AppState:
     service: ScoringService | None = None
     prediction_log: AppendLog | None = None
     label_log: AppendLog | None = None
+    lists: ListCache | None = None
+    rules: RulesHolder | None = None
     draining: bool = False
 
 
@@ -169,16 +173,53 @@ def start_state(
             join_uri(data, "label_feed"), settings.prediction_log_flush_seconds, options
         )
         state.label_log.start()
+    decisions = _open_decisions(state)
     state.service = ScoringService(
-        state.holder, state.engine, state.prediction_log, state.label_log, state.metrics
+        state.holder,
+        state.engine,
+        state.prediction_log,
+        state.label_log,
+        state.metrics,
+        decisions=decisions,
     )
     if poll_registry:
         state.holder.start_polling()
         _start_gauge_refresh(state)
+        _start_decisions_refresh(state)
     # Everything alive now (modules, the warmed online state: millions of objects) lives as
     # long as the process; frozen, the collector stops walking it on every full pass.
     gc.collect()
     gc.freeze()
+
+
+def _open_decisions(state: AppState) -> DecisionStage:
+    """The lists and rules of the decision policy (idempotent)."""
+    settings = state.settings
+    if state.lists is None:
+        state.lists = ListCache(open_list_backend(settings.resolved_lists_uri))
+    if state.rules is None:
+        state.rules = RulesHolder(
+            settings.resolved_rules_path, on_failure=state.metrics.rules_reload_failures.inc
+        )
+        state.rules.reload(force=True)
+    return DecisionStage(state.rules, state.lists, feature_names())
+
+
+def _start_decisions_refresh(state: AppState) -> None:
+    """Pick up list entries written by other processes and edits of the rules file."""
+    import threading
+
+    interval = state.settings.lists_refresh_seconds
+
+    def loop() -> None:
+        while not state.draining:
+            time.sleep(interval)
+            if state.lists is not None:
+                state.lists.refresh()
+            if state.rules is not None:
+                state.rules.reload()
+
+    threading.Thread(target=loop, name="decisions-refresh", daemon=True).start()
 
 
 def _start_gauge_refresh(state: AppState) -> None:
@@ -210,6 +251,8 @@ def stop_state(state: AppState) -> None:
     for log in (state.prediction_log, state.label_log):
         if log is not None:
             log.close()
+    if state.lists is not None:
+        state.lists.backend.close()
     if state.metrics:
         state.metrics.model_loaded.set(0)
 
@@ -243,7 +286,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.fraudops = state
-    for router in (health.router, predict.router, labels.router, model.router, admin.router):
+    routers = (health, predict, labels, lists, model, admin)
+    for router in (module.router for module in routers):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)

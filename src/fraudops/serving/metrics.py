@@ -83,6 +83,24 @@ class ServiceMetrics:
         self.labels_received = Counter(
             "fraudops_labels_total", "Label feedback events by label.", ["label"], registry=r
         )
+        self.policy_decisions = Counter(
+            "fraudops_policy_decisions_total",
+            "Decisions by the policy stage that made them (allow_list, block_list, rule, "
+            "threshold).",
+            ["stage", "decision"],
+            registry=r,
+        )
+        self.rule_hits = Counter(
+            "fraudops_rule_hits_total",
+            "Transactions on which a rule's condition held, by rule and mode (active/shadow).",
+            ["rule", "mode"],
+            registry=r,
+        )
+        self.rules_reload_failures = Counter(
+            "fraudops_rules_reload_failures_total",
+            "Rules files refused (the last good set kept deciding).",
+            registry=r,
+        )
         self.drift_share = Gauge(
             "fraudops_drift_share",
             "Share of drifted features in the latest monitoring run.",

@@ -111,11 +111,21 @@ class ModelRefOut(BaseModel):
     alias: str
 
 
+class DecidedByOut(BaseModel):
+    """Which stage of the policy decided: a list (``name`` is the kind listed), a rule
+    (its name) or the model's thresholds (the threshold's decision)."""
+
+    stage: Literal["allow_list", "block_list", "rule", "threshold"]
+    name: str
+
+
 class PredictionOut(BaseModel):
     transaction_id: str
-    fraud_probability: float
+    fraud_probability: float = Field(description="The model's calibrated probability.")
     score: int = Field(ge=0, le=999)
     decision: Literal["approve", "review", "decline"]
+    decided_by: DecidedByOut
+    rules: list[str] = Field(description="Active rules whose condition held.")
     reasons: list[ReasonOut]
     model: ModelRefOut
     latency_ms: float

@@ -14,16 +14,23 @@ from typing import Any
 import numpy as np
 
 from fraudops.data.logs import AppendLog
+from fraudops.decisions.policy import PolicyOutcome
 from fraudops.features.online import OnlineFeatureEngine
 from fraudops.features.spec import feature_names
-from fraudops.models.decision import decide, score_points
+from fraudops.models.decision import Decision, decide, score_points
 from fraudops.models.reasons import ReasonWriter
+from fraudops.serving.decisions import DecisionStage
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
 
 
 class NoModelError(Exception):
     """No model has been loaded yet (the service is not ready)."""
+
+
+def model_outcome(decision: Decision, probability: float) -> PolicyOutcome:
+    """The outcome when no policy stage runs: the model's thresholds decide."""
+    return PolicyOutcome(decision, "threshold", decision, probability)
 
 
 class ScoringService:
@@ -35,8 +42,10 @@ class ScoringService:
         label_log: AppendLog | None = None,
         metrics: ServiceMetrics | None = None,
         log_features: bool = True,
+        decisions: DecisionStage | None = None,
     ) -> None:
         self.holder = holder
+        self.decisions = decisions
         self.engine = engine
         self.prediction_log = prediction_log
         self.label_log = label_log
@@ -76,17 +85,27 @@ class ScoringService:
             probability = loaded.model.predict_proba(x)
             contributions = np.zeros_like(x)
         thresholds = loaded.model.decision_thresholds
-        decisions = [decide(p, thresholds) for p in probability.tolist()]
+        model_decisions = [decide(p, thresholds) for p in probability.tolist()]
+        if self.decisions is not None:
+            outcomes = self.decisions.decide(transactions, x, probability, thresholds)
+        else:
+            outcomes = [
+                model_outcome(d, p)
+                for d, p in zip(model_decisions, probability.tolist(), strict=True)
+            ]
         model_ref = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias}
         results = []
         for i, tx in enumerate(transactions):
             p = float(probability[i])
+            outcome = outcomes[i]
             results.append(
                 {
                     "transaction_id": tx["transaction_id"],
                     "fraud_probability": round(p, 6),
                     "score": score_points(p),
-                    "decision": decisions[i],
+                    "decision": outcome.decision,
+                    "decided_by": {"stage": outcome.stage, "name": outcome.name},
+                    "rules": list(outcome.fired),
                     "reasons": self.reason_writer.reasons(x[i], contributions[i])
                     if explain
                     else [],
@@ -94,12 +113,24 @@ class ScoringService:
                 }
             )
         if self.metrics:
-            for p, d in zip(probability, decisions, strict=True):
-                self.metrics.labelled(self.metrics.predictions, d).inc()
-                self.metrics.scores.observe(float(p))
+            self._count(probability, outcomes)
         if self.prediction_log is not None:
-            self.prediction_log.append(self._log_rows(transactions, results, x, probability))
+            self.prediction_log.append(
+                self._log_rows(transactions, results, x, probability, outcomes, model_decisions)
+            )
         return results
+
+    def _count(self, probability: np.ndarray, outcomes: Sequence[PolicyOutcome]) -> None:
+        metrics = self.metrics
+        assert metrics is not None
+        for p, outcome in zip(probability, outcomes, strict=True):
+            metrics.labelled(metrics.predictions, outcome.decision).inc()
+            metrics.labelled(metrics.policy_decisions, outcome.stage, outcome.decision).inc()
+            metrics.scores.observe(float(p))
+            for rule in outcome.fired:
+                metrics.labelled(metrics.rule_hits, rule, "active").inc()
+            for rule in outcome.shadow_fired:
+                metrics.labelled(metrics.rule_hits, rule, "shadow").inc()
 
     def _log_rows(
         self,
@@ -107,9 +138,12 @@ class ScoringService:
         results: list[dict[str, Any]],
         x: np.ndarray,
         probability: np.ndarray,
+        outcomes: Sequence[PolicyOutcome],
+        model_decisions: Sequence[str],
     ) -> list[dict[str, Any]]:
         rows = []
-        for tx, result, values, p in zip(transactions, results, x, probability, strict=True):
+        rows_in = zip(transactions, results, x, probability, outcomes, model_decisions, strict=True)
+        for tx, result, values, p, outcome, model_decision in rows_in:
             row = {
                 "transaction_id": result["transaction_id"],
                 "timestamp": tx["timestamp"],
@@ -119,6 +153,11 @@ class ScoringService:
                 # fall on the other side of a step edge when the monitor bins them
                 "fraud_probability": float(p),
                 "decision": result["decision"],
+                "decision_stage": outcome.stage,
+                "decision_name": outcome.name,
+                "model_decision": model_decision,
+                "rules_fired": ",".join(outcome.fired),
+                "shadow_rules": ",".join(outcome.shadow_fired),
                 "model_version": result["model"]["version"],
             }
             if self.log_features:
