@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from fraudops import __version__
-from fraudops.cli import data, features, lists, loop, monitoring, scoring, serving, training
+from fraudops.cli import (
+    data,
+    features,
+    lists,
+    loop,
+    monitoring,
+    rules,
+    scoring,
+    serving,
+    training,
+)
 from fraudops.cli.common import console
 
 app = typer.Typer(
@@ -23,6 +33,7 @@ app = typer.Typer(
 app.add_typer(data.data_app, name="data")
 app.add_typer(features.features_app, name="features")
 app.add_typer(lists.lists_app, name="lists")
+app.add_typer(rules.rules_app, name="rules")
 app.command("train")(training.train)
 app.command("promote")(training.promote)
 app.command("rollback")(training.rollback)
