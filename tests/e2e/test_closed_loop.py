@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from fraudops.config import Settings
-from fraudops.pipelines.loop import LoopConfig, run_loop, summarise
+from fraudops.data import store
+from fraudops.decisions import EXAMPLE_RULES
+from fraudops.pipelines.loop import LoopConfig, run_loop
+from fraudops.pipelines.loop_summary import summarise
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +34,22 @@ def _run(home: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def test_stationary_days_raise_no_alarm(tmp_path: Path) -> None:
-    summary = _run(tmp_path / "calm", days=32, drift_day=None)
+    summary = _run(tmp_path / "calm", days=32, drift_day=None, rules_path=EXAMPLE_RULES)
     assert summary["false_alarms_before_drift"] == 0, summary["timeline"]
     assert not summary["retrain_triggered"]
     assert summary["transactions_scored"] > 0
     # the first champion came from a real comparison
     assert set(summary["initial_comparison"]) == {"lr", "lgbm"}
+    # the service decided with the example rules: every change against the model's own
+    # decision was made by a list or a rule, and the summary counts exactly those
+    served = store.read_chunks(str(tmp_path / "calm" / "data" / "predictions"))
+    changed = served.filter(pl.col("decision") != pl.col("model_decision"))
+    assert set(changed["decision_stage"].unique()) <= {"rule", "threshold"}
+    assert summary["decisions_changed_by_policy"] == changed.height
+    assert summary["rules"] == str(EXAMPLE_RULES)
+    assert summary["policy_savings_vs_model"] == pytest.approx(
+        summary["policy_savings"] - summary["model_savings"], abs=0.011
+    )
 
 
 def test_drift_is_detected_retrained_and_gated(tmp_path: Path) -> None:

@@ -30,15 +30,18 @@ def demo(
     models: Annotated[
         str, typer.Option(help="Comma list of lr, rf, xgb, lgbm for the first champion.")
     ] = "lr,rf,xgb,lgbm",
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="Rules file the service decides with (default: the example rules)."),
+    ] = None,
+    no_rules: Annotated[
+        bool, typer.Option("--no-rules", help="Decide with the model's thresholds alone.")
+    ] = False,
 ) -> None:
     """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
-    from fraudops.pipelines.loop import (
-        HEADLINE_FACTS,
-        LoopConfig,
-        reset_workspace,
-        run_loop,
-        summarise,
-    )
+    from fraudops.decisions import EXAMPLE_RULES
+    from fraudops.pipelines.loop import LoopConfig, reset_workspace, run_loop
+    from fraudops.pipelines.loop_summary import HEADLINE_FACTS, summarise
     from fraudops.pipelines.report import render_report
 
     s = settings()
@@ -50,6 +53,7 @@ def demo(
             seed=seed,
             customers=customers,
             initial_models=parse_models(models),
+            rules_path=None if no_rules else (rules or EXAMPLE_RULES),
         )
     home = Path(s.home)
     if s.data_uri or s.mlflow_tracking_uri:
@@ -105,7 +109,8 @@ def demo(
     facts = Table(title="Closed loop summary")
     facts.add_column("fact")
     facts.add_column("value", justify="right")
-    for key in (*HEADLINE_FACTS, "transactions_scored", "frauds_caught", "frauds"):
+    extra = ("transactions_scored", "frauds_caught", "frauds", "policy_savings", "model_savings")
+    for key in (*HEADLINE_FACTS, *extra):
         facts.add_row(key, str(summary.get(key)))
     console.print(facts)
     console.print(f"summary: {summary_path.resolve()}")

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from fraudops.config import Settings
@@ -26,29 +25,18 @@ from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
 from fraudops.features.spec import max_retention
 from fraudops.models.decision import FLAGGED
-from fraudops.models.evaluate import average_precision
 from fraudops.monitoring.records import MonitoringRecord
 from fraudops.monitoring.retrain import RetrainPolicy
 from fraudops.pipelines.data import generate_to_store, validate_dataset
 from fraudops.pipelines.monitoring import run_monitoring
 from fraudops.pipelines.training import TrainingOptions, run_training
 
+if TYPE_CHECKING:
+    from fraudops.serving.decisions import DecisionStage
+
 logger = logging.getLogger(__name__)
 
 Event = Callable[[str, dict[str, Any]], None]
-
-# the summary facts shown first, by the CLI's table and the HTML report alike
-HEADLINE_FACTS = (
-    "drift_day",
-    "drift_detected_day",
-    "false_alarms_before_drift",
-    "retrain_triggered",
-    "promoted_version",
-    "promoted_day",
-    "live_ap_before_drift",
-    "live_ap_after_drift",
-    "live_ap_after_retrain",
-)
 
 
 @dataclass
@@ -73,6 +61,8 @@ class LoopConfig:
     k: int = 50
     # simulated before day 0 so that every feature window is full from day 0 on
     burn_in_days: int = field(default_factory=lambda: max_retention().days)
+    # rules the service decides with around the model (None: the model's thresholds alone)
+    rules_path: Path | None = None
 
     def __post_init__(self) -> None:
         if self.warmup_days < 21:
@@ -142,6 +132,24 @@ def _interleave(
     return steps
 
 
+def _policy(config: LoopConfig) -> DecisionStage | None:
+    """The API's policy stage on the loop's rules; lists in memory, judged at event time."""
+    if config.rules_path is None:
+        return None
+    from fraudops.decisions.lists import ListCache, MemoryListBackend
+    from fraudops.features.spec import feature_names
+    from fraudops.serving.decisions import DecisionStage, RulesHolder, event_time
+
+    rules = RulesHolder(config.rules_path)
+    if not config.rules_path.exists():
+        raise FileNotFoundError(f"rules file {config.rules_path} does not exist")
+    rules.reload(force=True)
+    if rules.status.last_error:
+        raise ValueError(rules.status.last_error)
+    lists = ListCache(MemoryListBackend())
+    return DecisionStage(rules, lists, feature_names(), clock=event_time)
+
+
 def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
     """Run the whole simulation; ``settings.home`` is the loop's (fresh) workspace."""
     from fraudops.data.logs import AppendLog
@@ -201,7 +209,9 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
     engine.backfill(history.filter(pl.col("timestamp") >= warm_from))
     prediction_log = AppendLog(settings.dataset_uri("predictions"), storage_options=options)
     label_log = AppendLog(settings.dataset_uri("label_feed"), storage_options=options)
-    service = ScoringService(holder, engine, prediction_log, label_log, metrics)
+    service = ScoringService(
+        holder, engine, prediction_log, label_log, metrics, decisions=_policy(config)
+    )
     pending_labels = history.filter(pl.col("label_available_at") >= first_live).select(
         "transaction_id", "is_fraud", pl.col("label_available_at").alias("reported_at")
     )
@@ -300,85 +310,6 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
     prediction_log.close()
     label_log.close()
     return result
-
-
-def served_ap(served: pl.DataFrame, start: datetime, end: datetime) -> float | None:
-    """AP of what was actually served in ``[start, end)``, judged with final labels
-    (``served``: the prediction log joined with the simulator's ``is_fraud``)."""
-    if served.height == 0:
-        return None
-    window = served.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
-    y = window["is_fraud"].fill_null(0).to_numpy()
-    value = average_precision(y, window["fraud_probability"].to_numpy())
-    return None if not np.isfinite(value) else round(value, 4)
-
-
-def summarise(settings: Settings, config: LoopConfig, result: LoopResult) -> dict[str, Any]:
-    """The demo's contract: detection day, retraining, promotion and live AP per phase."""
-    days = result.days
-    drift = config.drift_day
-    false_alarms = sum(d.retrain_verdict for d in days if drift is None or d.day < drift)
-    detected = next(
-        (d.day for d in days if drift is not None and d.day >= drift and d.retrain_verdict), None
-    )
-    promotions = [d for d in days if d.promoted_version is not None]
-    after_drift_promotion = next(
-        (d for d in promotions if drift is not None and d.day >= drift), None
-    )
-    truth = store.read_dataset(store.join_uri(settings.dataset_uri("validated"), "clean")).select(
-        "transaction_id", "is_fraud"
-    )
-    sim_start = _midnight(datetime.fromisoformat(days[0].date)) - timedelta(days=config.warmup_days)
-
-    def at(index: int) -> datetime:
-        return sim_start + timedelta(days=index)
-
-    live_start, end = at(config.warmup_days), at(config.days)
-    served = store.read_chunks(settings.dataset_uri("predictions")).join(
-        truth, on="transaction_id", how="left"
-    )
-    per_day = {}
-    for (day,), part in served.group_by(pl.col("timestamp").dt.date().cast(pl.String)):
-        value = average_precision(
-            part["is_fraud"].fill_null(0).to_numpy(), part["fraud_probability"].to_numpy()
-        )
-        per_day[day] = None if not np.isfinite(value) else round(value, 4)
-    timeline = [{**d.__dict__, "served_ap": per_day.get(d.date)} for d in days]
-    drift_at = at(drift) if drift is not None else end
-    retrain_at = at(after_drift_promotion.day + 1) if after_drift_promotion else None
-    return {
-        "days": config.days,
-        "warmup_days": config.warmup_days,
-        "drift_day": drift,
-        "drift_kinds": list(config.drift_kinds),
-        "drift_detected_day": detected,
-        "detection_delay_days": None if detected is None or drift is None else detected - drift,
-        "false_alarms_before_drift": false_alarms,
-        "retrain_triggered": any(d.retrained for d in days),
-        "retrainings": [
-            {
-                "day": r["day"],
-                "version": r.get("registered_version"),
-                "promotion": r.get("promotion"),
-            }
-            for r in result.retrainings
-        ],
-        "promoted_version": after_drift_promotion.promoted_version
-        if after_drift_promotion
-        else None,
-        "promoted_day": after_drift_promotion.day if after_drift_promotion else None,
-        "initial_champion": result.initial_training.get("registered_version"),
-        "initial_comparison": result.initial_training.get("models"),
-        "live_ap_before_drift": served_ap(served, live_start, drift_at),
-        "live_ap_after_drift": served_ap(served, drift_at, retrain_at or end),
-        "live_ap_after_retrain": served_ap(served, retrain_at, end) if retrain_at else None,
-        "live_ap_note": "AP of the served scores, judged with the simulator's final labels",
-        "transactions_scored": sum(d.transactions for d in days),
-        "frauds": sum(d.frauds for d in days),
-        "frauds_caught": sum(d.frauds_caught for d in days),
-        "drift_threshold": settings.drift_share_threshold,
-        "timeline": timeline,
-    }
 
 
 def reset_workspace(home: Path) -> None:

@@ -7,7 +7,7 @@ import html
 import io
 from typing import Any
 
-from fraudops.pipelines.loop import HEADLINE_FACTS
+from fraudops.pipelines.loop_summary import HEADLINE_FACTS
 
 
 def _figure_png(fig: Any) -> str:
