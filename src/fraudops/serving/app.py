@@ -29,6 +29,7 @@ from fraudops.serving.model_loader import ModelHolder
 from fraudops.serving.routes import admin, health, labels, model, predict
 from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
 from fraudops.serving.service import ScoringService
+from fraudops.serving.shadow import ShadowScorer, start_shadow
 from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class AppState:
     service: ScoringService | None = None
     prediction_log: AppendLog | None = None
     label_log: AppendLog | None = None
+    shadow: ShadowScorer | None = None
     draining: bool = False
 
 
@@ -169,8 +171,15 @@ def start_state(
             join_uri(data, "label_feed"), settings.prediction_log_flush_seconds, options
         )
         state.label_log.start()
+    if state.shadow is None:
+        state.shadow = start_shadow(settings, state.metrics, poll_registry)
     state.service = ScoringService(
-        state.holder, state.engine, state.prediction_log, state.label_log, state.metrics
+        state.holder,
+        state.engine,
+        state.prediction_log,
+        state.label_log,
+        state.metrics,
+        shadow=state.shadow,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -207,6 +216,9 @@ def _start_gauge_refresh(state: AppState) -> None:
 def stop_state(state: AppState) -> None:
     state.draining = True
     state.holder.stop()
+    if state.shadow is not None:
+        state.shadow.stop()  # scores what is queued, flushes the shadow log
+        state.shadow = None
     for log in (state.prediction_log, state.label_log):
         if log is not None:
             log.close()

@@ -20,6 +20,7 @@ from fraudops.models.decision import decide, score_points
 from fraudops.models.reasons import ReasonWriter
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
+from fraudops.serving.shadow import ShadowScorer
 
 
 class NoModelError(Exception):
@@ -35,6 +36,7 @@ class ScoringService:
         label_log: AppendLog | None = None,
         metrics: ServiceMetrics | None = None,
         log_features: bool = True,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.holder = holder
         self.engine = engine
@@ -44,6 +46,7 @@ class ScoringService:
         self.names = feature_names()
         self.reason_writer = ReasonWriter()
         self.log_features = log_features
+        self.shadow = shadow  # the challenger, scored off the request path; never decides
         if prediction_log is not None and log_features:
             prediction_log.vector_columns = self.names
 
@@ -99,6 +102,8 @@ class ScoringService:
                 self.metrics.scores.observe(float(p))
         if self.prediction_log is not None:
             self.prediction_log.append(self._log_rows(transactions, results, x, probability))
+        if self.shadow is not None:
+            self.shadow.submit(transactions, x, probability, decisions, loaded.version)
         return results
 
     def _log_rows(
