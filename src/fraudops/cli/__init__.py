@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fraudops import __version__
-from fraudops.cli import data, features, loop, monitoring, scoring, serving, training
+from fraudops.cli import data, features, loop, monitoring, scoring, serving, shadow, training
 from fraudops.cli.common import console
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(data.data_app, name="data")
 app.add_typer(features.features_app, name="features")
+app.add_typer(shadow.shadow_app, name="shadow")
 app.command("train")(training.train)
 app.command("promote")(training.promote)
 app.command("rollback")(training.rollback)

@@ -102,14 +102,17 @@ class ShadowReport:
     versions: list[VersionComparison]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of,
-            "since": self.since,
-            "until": self.until,
-            "maturity_days": self.maturity_days,
-            "k": self.k,
-            "versions": [v.as_dict() for v in self.versions],
-        }
+        """JSON-ready (ISO times, NaN as null)."""
+        return _plain(
+            {
+                "as_of": self.as_of,
+                "since": self.since,
+                "until": self.until,
+                "maturity_days": self.maturity_days,
+                "k": self.k,
+                "versions": [v.as_dict() for v in self.versions],
+            }
+        )
 
 
 def shadow_maturity_days(
@@ -278,3 +281,46 @@ def gate_failure(
             f"on the same {comparison.matured:,} transactions by more than {ap_margin:g}"
         )
     return None
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "–" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def comparison_rows(v: VersionComparison) -> list[tuple[str, str, str, str]]:
+    """(measure, champion, challenger, challenger − champion) for the table and the page."""
+    rows = [
+        ("shadow days", "", _number(v.shadow_days, ".1f"), ""),
+        ("transactions shadow-scored", "", f"{v.transactions:,}", ""),
+        ("matured", "", f"{v.matured:,}", ""),
+        ("with a label", "", f"{v.labelled:,}", ""),
+        ("known frauds", "", f"{v.frauds:,}", ""),
+    ]
+    old, new = v.champion, v.challenger
+    if old is None or new is None:
+        return rows
+    for name, attribute, spec in (
+        ("average precision", "average_precision", ".4f"),
+        ("card precision@k", "card_precision_at_k", ".4f"),
+        ("savings", "savings", ",.0f"),
+        ("flagged (review or decline)", "flagged", ",d"),
+        ("frauds flagged", "frauds_flagged", ",d"),
+    ):
+        a, b = getattr(old, attribute), getattr(new, attribute)
+        diff = b - a if math.isfinite(a) and math.isfinite(b) else None
+        sign = "+" if diff is not None and diff >= 0 else ""
+        rows.append((name, _number(a, spec), _number(b, spec), sign + _number(diff, spec)))
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: times as ISO text, NaN as null."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
