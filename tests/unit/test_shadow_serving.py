@@ -72,9 +72,7 @@ class ShadowRegistry:
                 self.registry.model_name, CHALLENGER, str(self.challenger)
             )
         elif self.registry.version_by_alias(CHALLENGER) is not None:
-            self.registry.client.delete_registered_model_alias(
-                self.registry.model_name, CHALLENGER
-            )
+            self.registry.client.delete_registered_model_alias(self.registry.model_name, CHALLENGER)
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +123,7 @@ def serve_traffic(
             response = client.post("/v1/predict", json=item, headers=KEY)
             assert response.status_code == 200, response.text
             bodies.append(response.content)
-        batch = [
-            {**item, "transaction_id": f"b-{item['transaction_id']}"} for item in traffic()
-        ]
+        batch = [{**item, "transaction_id": f"b-{item['transaction_id']}"} for item in traffic()]
         response = client.post("/v1/predict/batch", json={"transactions": batch}, headers=KEY)
         assert response.status_code == 200, response.text
         bodies.append(response.content)
@@ -237,7 +233,8 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(
     )
     assert dropped == 3
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "shadow queue full" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "shadow queue full" in warnings[0].getMessage()
 
     scorer.start(poll=False)
     wait_until_empty(scorer)
