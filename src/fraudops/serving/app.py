@@ -172,7 +172,7 @@ def start_state(
         )
         state.label_log.start()
     if state.shadow is None:
-        state.shadow = start_shadow(settings, state.metrics, poll_registry)
+        state.shadow = start_shadow(settings, state.metrics, poll_registry, state.holder)
     state.service = ScoringService(
         state.holder,
         state.engine,

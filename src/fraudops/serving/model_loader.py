@@ -185,7 +185,7 @@ class ModelHolder:
                 self._failed(exc)
                 return False
             self._succeeded()
-            logger.info("serving %s version %s", self.settings.model_name, version)
+            logger.info("loaded %s version %s as %s", self.settings.model_name, version, self.alias)
             if self.metrics:
                 self.metrics.model_reloads.labels("success").inc()
             return True

@@ -191,14 +191,18 @@ class ShadowScorer:
             version = current.version if current is not None else None
             self.metrics.shadow_challenger_version.set(version or 0)
 
-    def start(self, poll: bool = True) -> None:
-        """Start the worker and (``poll``) the thread following the challenger alias."""
+    def start(self, poll: bool = True, champion: ModelHolder | None = None) -> None:
+        """Start the worker and (``poll``) the thread following the challenger alias, which
+        first waits for ``champion`` to load: readiness must not wait for the challenger."""
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, name="shadow-worker", daemon=True)
             self._worker.start()
         if poll and self._poller is None:
 
             def follow() -> None:
+                while champion is not None and champion.current is None:
+                    if self._stop.wait(0.5):
+                        return
                 while not self._stop.is_set():
                     self.refresh()
                     interval = self.settings.reload_interval_seconds
@@ -258,7 +262,9 @@ def shadow_rows(work: list[ShadowWork], challenger: LoadedModel | None) -> list[
     return rows
 
 
-def start_shadow(settings: Settings, metrics: ServiceMetrics, poll: bool) -> ShadowScorer | None:
+def start_shadow(
+    settings: Settings, metrics: ServiceMetrics, poll: bool, champion: ModelHolder | None = None
+) -> ShadowScorer | None:
     """The API's shadow scorer with its log, started (None when shadow scoring is off)."""
     if not settings.shadow_enabled:
         return None
@@ -270,5 +276,5 @@ def start_shadow(settings: Settings, metrics: ServiceMetrics, poll: bool) -> Sha
     )
     log.start()
     scorer = ShadowScorer(settings, log, metrics)
-    scorer.start(poll)
+    scorer.start(poll, champion)
     return scorer
