@@ -202,9 +202,9 @@ def work(scorer: ShadowScorer, i: int, rules: str | None = None) -> bool:
 
 def wait_until_empty(scorer: ShadowScorer) -> None:
     deadline = time.monotonic() + 30
-    while not scorer.queue.empty() and time.monotonic() < deadline:
+    while scorer.pending() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert scorer.queue.empty()
+    assert scorer.pending() == 0
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(

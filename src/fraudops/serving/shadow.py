@@ -2,8 +2,11 @@
 request path, into the shadow log. It never decides.
 
 The request thread only hands over what the champion already computed (transactions,
-feature matrix, probabilities, decisions) with a non-blocking put on a bounded queue: when
-the queue is full the work is dropped and counted, and the request goes on. One worker
+feature matrix, probabilities, decisions) with a non-blocking append to a bounded queue:
+when the queue is full the work is dropped and counted, and the request goes on. The queue
+is a deque the worker drains every ``DRAIN_SECONDS``: no lock, no wake-up of another thread
+on the request path (a ``queue.Queue`` put notifies the waiting worker, which cost the
+request ~8 µs at the median and more in the tail, see docs/benchmarks.md). One worker
 thread, at the lowest CPU priority, scores the challenger in batches and appends one row
 per transaction to ``<data>/shadow_predictions``. No ``challenger`` alias in the registry
 means nothing to do; the alias is followed like the champion's (polled, hot-swapped).
@@ -12,9 +15,8 @@ means nothing to do; the alias is followed like the champion's (polled, hot-swap
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -32,6 +34,7 @@ from fraudops.serving.model_loader import LoadedModel, ModelHolder, lowest_prior
 logger = logging.getLogger(__name__)
 
 MAX_WORK_BATCH = 64  # submissions the worker scores in one call of the challenger
+DRAIN_SECONDS = 0.05  # how often the worker looks for queued work
 
 
 class ShadowWork(NamedTuple):
@@ -60,13 +63,14 @@ class ShadowScorer:
         # no metrics of its own: the champion's model gauges and reload counters stay the
         # champion's; the challenger has fraudops_shadow_challenger_version
         self.holder = ModelHolder(settings, alias=CHALLENGER, expected_features=feature_names())
-        self.queue: queue.Queue[ShadowWork | None] = queue.Queue(
-            queue_size or settings.shadow_queue_size
-        )
+        self.maxsize = queue_size or settings.shadow_queue_size
+        # appends and pops of a deque are atomic: the only synchronisation needed here
+        self._queue: deque[ShadowWork] = deque()
         self._dropping = False
         self._dropped_meanwhile = 0
         self._failing = False
         self._stop = threading.Event()
+        self._stop_worker = threading.Event()
         self._worker: threading.Thread | None = None
         self._poller: threading.Thread | None = None
 
@@ -87,12 +91,12 @@ class ShadowScorer:
         """
         if self.holder.current is None and shadow_rules is None:
             return False  # no challenger and no shadow rules: nothing to log
-        work = ShadowWork(transactions, x, probability, decisions, champion_version, shadow_rules)
-        try:
-            self.queue.put_nowait(work)
-        except queue.Full:
+        if len(self._queue) >= self.maxsize:
             self._drop(len(transactions))
             return False
+        self._queue.append(
+            ShadowWork(transactions, x, probability, decisions, champion_version, shadow_rules)
+        )
         if self._dropping:
             self._dropping = False
             logger.info(
@@ -110,24 +114,25 @@ class ShadowScorer:
             logger.warning(
                 "shadow queue full (%d submissions waiting): dropping shadow work until the "
                 "worker catches up; responses are not affected",
-                self.queue.maxsize,
+                self.maxsize,
             )
         self._dropped_meanwhile += transactions
 
     # -- the worker --------------------------------------------------------------------
+    def pending(self) -> int:
+        """Submissions waiting for the worker."""
+        return len(self._queue)
+
     def _work(self) -> None:
         lowest_priority()  # the request threads get the core whenever they want it
         while True:
-            batch = [self.queue.get()]
-            while batch[-1] is not None and len(batch) < MAX_WORK_BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            work = [item for item in batch if item is not None]
-            if work:
-                self.process(work)
-            if batch[-1] is None:
+            stopping = self._stop_worker.wait(DRAIN_SECONDS)
+            while self._queue:
+                batch: list[ShadowWork] = []
+                while self._queue and len(batch) < MAX_WORK_BATCH:
+                    batch.append(self._queue.popleft())
+                self.process(batch)
+            if stopping:
                 return
 
     def process(self, work: list[ShadowWork]) -> int:
@@ -216,11 +221,10 @@ class ShadowScorer:
     def stop(self, timeout: float = 10.0) -> None:
         """Score what is queued, then flush the shadow log."""
         self._stop.set()
+        self._stop_worker.set()
         if self._worker is not None:
-            try:
-                self.queue.put(None, timeout=timeout)
-                self._worker.join(timeout)
-            except queue.Full:
+            self._worker.join(timeout)
+            if self._worker.is_alive():
                 logger.warning("shadow worker did not drain its queue in %.0f s", timeout)
         if self._poller is not None:
             self._poller.join(timeout)
