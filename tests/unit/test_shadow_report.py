@@ -120,9 +120,12 @@ def test_cli_report_as_json_tables_and_html(home_with_logs: Settings, tmp_path: 
     assert report["maturity_days"] == 7
 
     page = tmp_path / "out" / "shadow.html"
+    period = ["--since", "2026-03-01", "--until", "2026-03-11"]
     get_settings.cache_clear()
     tables = runner.invoke(
-        app, ["shadow", "report", *as_of, "--since", "2026-03-01", "--html", str(page)], env=env
+        app,
+        ["shadow", "report", *as_of, *period, "--html", str(page)],
+        env=env,
     )
     assert tables.exit_code == 0, tables.output
     text = " ".join(tables.output.split())
@@ -132,6 +135,7 @@ def test_cli_report_as_json_tables_and_html(home_with_logs: Settings, tmp_path: 
     html = page.read_text()
     assert "<h2>Challenger v2 against champion v1</h2>" in html
     assert f"{version['changed']:,} of 600 decisions would change" in html
+    assert "from 2026-03-01 to 2026-03-11, as of" in " ".join(html.split())
 
     get_settings.cache_clear()
     empty = runner.invoke(app, ["shadow", "report", *as_of, "--since", "2026-05-01"], env=env)

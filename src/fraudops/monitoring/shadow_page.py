@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 from fraudops.models.decision import DECISIONS
 from fraudops.monitoring.shadow import ShadowReport, VersionComparison, comparison_rows
@@ -37,7 +38,8 @@ def _version_section(v: VersionComparison) -> str:
 def render_shadow_page(report: ShadowReport) -> str:
     period = (
         f"{report.since:%Y-%m-%d}" if report.since else "the first shadow-scored transaction",
-        f"{report.until:%Y-%m-%d}" if report.until else "the last",
+        # the period's end is exclusive: the page names its last day
+        f"{report.until - timedelta(microseconds=1):%Y-%m-%d}" if report.until else "the last",
     )
     body = "".join(_version_section(v) for v in report.versions) or (
         "<p>No challenger was shadow-scored in this period.</p>"
