@@ -126,6 +126,33 @@ class Settings(BaseSettings):
     promotion_ap_margin: float = Field(
         0.005, description="A challenger must beat the champion's AP by at least this."
     )
+    shadow_enabled: bool = Field(
+        True,
+        description="Score the registry's challenger beside the champion, off the request "
+        "path, into the shadow log (it never decides).",
+    )
+    shadow_queue_size: int = Field(
+        1000,
+        ge=1,
+        description="Scoring calls waiting for the shadow worker at most (a batch request is "
+        "one); when full, shadow work is dropped and counted, requests never wait.",
+    )
+    min_shadow_days: int = Field(
+        0,
+        ge=0,
+        description="Promotion needs this many days of shadow scoring of the challenger "
+        "(0: no shadow period required).",
+    )
+    min_shadow_transactions: int = Field(
+        1000,
+        ge=1,
+        description="With a shadow period: matured shadow-scored transactions promotion needs.",
+    )
+    min_shadow_frauds: int = Field(
+        10,
+        ge=1,
+        description="With a shadow period: known frauds among them promotion needs.",
+    )
     drain_seconds: float = Field(
         20.0,
         ge=0,

@@ -19,6 +19,7 @@ from fraudops.cli import (
     rules,
     scoring,
     serving,
+    shadow,
     training,
 )
 from fraudops.cli.common import console
@@ -34,6 +35,7 @@ app.add_typer(data.data_app, name="data")
 app.add_typer(features.features_app, name="features")
 app.add_typer(lists.lists_app, name="lists")
 app.add_typer(rules.rules_app, name="rules")
+app.add_typer(shadow.shadow_app, name="shadow")
 app.command("train")(training.train)
 app.command("promote")(training.promote)
 app.command("rollback")(training.rollback)

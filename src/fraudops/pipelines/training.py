@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -23,6 +23,7 @@ from fraudops.pipelines.candidates import (
     train_candidates,
     window_arrays,
 )
+from fraudops.pipelines.shadow import ShadowGate
 from fraudops.pipelines.tracking import clean_metrics, log_candidate
 
 __all__ = [
@@ -80,8 +81,10 @@ def gate(
     ap_margin: float,
     challenger_model: Any | None = None,
     label_cutoff: datetime | None = None,
+    shadow: ShadowGate | None = None,
 ) -> GateDecision:
-    """Promote ``challenger`` to champion only if it beats the champion on ``window``."""
+    """Promote ``challenger`` to champion only if it beats the champion on ``window`` (and,
+    with ``shadow``, only after a long enough shadow period it did not lose)."""
     champion_version = registry.version_by_alias(CHAMPION)
     champion = registry.load(champion_version) if champion_version is not None else None
     model = challenger_model or registry.load(challenger)
@@ -96,6 +99,10 @@ def gate(
         k,
         ap_margin,
     )
+    if promoted and champion is not None and shadow is not None:
+        check = shadow.check(challenger, ap_margin, k)
+        new, old = new | check.challenger_metrics, old | check.champion_metrics
+        promoted, reason = check.failure is None, check.failure or f"{reason}; {check.summary}"
     decision = GateDecision(promoted, challenger, champion_version, reason, new, old)
     registry.client.set_model_version_tag(
         registry.model_name,
@@ -185,6 +192,7 @@ def run_training(
                     settings.promotion_ap_margin,
                     best.model,
                     label_cutoff=options.label_cutoff,
+                    shadow=ShadowGate.from_settings(settings, options.label_cutoff or _now()),
                 )
                 summary["promotion"] = decision.as_dict()
                 mlflow.log_dict(decision.as_dict(), "promotion_gate.json")
@@ -225,4 +233,10 @@ def promote_version(
         k,
         settings.promotion_ap_margin,
         label_cutoff=label_cutoff,
+        shadow=ShadowGate.from_settings(settings, label_cutoff or _now()),
     )
+
+
+def _now() -> datetime:
+    """The gate's as-of time when no label cutoff is given: now, at the edge."""
+    return datetime.now(UTC)

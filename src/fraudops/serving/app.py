@@ -31,6 +31,7 @@ from fraudops.serving.model_loader import ModelHolder
 from fraudops.serving.routes import admin, health, labels, lists, model, predict
 from fraudops.serving.schemas import BatchIn, LabelIn, TransactionIn
 from fraudops.serving.service import ScoringService
+from fraudops.serving.shadow import ShadowScorer, start_shadow
 from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class AppState:
     label_log: AppendLog | None = None
     lists: ListCache | None = None
     rules: RulesHolder | None = None
+    shadow: ShadowScorer | None = None
     draining: bool = False
 
 
@@ -174,6 +176,8 @@ def start_state(
         )
         state.label_log.start()
     decisions = _open_decisions(state)
+    if state.shadow is None:
+        state.shadow = start_shadow(settings, state.metrics, poll_registry, state.holder)
     state.service = ScoringService(
         state.holder,
         state.engine,
@@ -181,6 +185,7 @@ def start_state(
         state.label_log,
         state.metrics,
         decisions=decisions,
+        shadow=state.shadow,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -248,6 +253,9 @@ def _start_gauge_refresh(state: AppState) -> None:
 def stop_state(state: AppState) -> None:
     state.draining = True
     state.holder.stop()
+    if state.shadow is not None:
+        state.shadow.stop()  # scores what is queued, flushes the shadow log
+        state.shadow = None
     for log in (state.prediction_log, state.label_log):
         if log is not None:
             log.close()

@@ -101,6 +101,29 @@ class ServiceMetrics:
             "Rules files refused (the last good set kept deciding).",
             registry=r,
         )
+        # shadow scoring of the challenger (serving.shadow): off the request path
+        self.shadow_scored = Counter(
+            "fraudops_shadow_scored_total",
+            "Transactions the challenger scored in shadow.",
+            registry=r,
+        )
+        self.shadow_dropped = Counter(
+            "fraudops_shadow_dropped_total",
+            "Transactions not shadow-scored, by reason (queue_full, error).",
+            ["reason"],
+            registry=r,
+        )
+        self.shadow_disagreements = Counter(
+            "fraudops_shadow_disagreements_total",
+            "Shadow-scored transactions the challenger would decide differently.",
+            ["champion", "challenger"],
+            registry=r,
+        )
+        self.shadow_challenger_version = Gauge(
+            "fraudops_shadow_challenger_version",
+            "Registry version of the challenger scored in shadow (0: none).",
+            registry=r,
+        )
         self.drift_share = Gauge(
             "fraudops_drift_share",
             "Share of drifted features in the latest monitoring run.",

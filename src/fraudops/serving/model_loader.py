@@ -52,6 +52,13 @@ class LoadStatus:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def lowest_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux schedules threads one by one;
+    elsewhere, or when not permitted, nothing changes)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 def in_background(work: Callable[[], T]) -> T:
     """Run ``work`` in a new thread at the lowest CPU priority and wait for it.
 
@@ -64,8 +71,7 @@ def in_background(work: Callable[[], T]) -> T:
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        with contextlib.suppress(OSError, AttributeError):  # not Linux, or not permitted
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        lowest_priority()
         try:
             outcome["value"] = work()
         except BaseException as exc:
@@ -179,7 +185,7 @@ class ModelHolder:
                 self._failed(exc)
                 return False
             self._succeeded()
-            logger.info("serving %s version %s", self.settings.model_name, version)
+            logger.info("loaded %s version %s as %s", self.settings.model_name, version, self.alias)
             if self.metrics:
                 self.metrics.model_reloads.labels("success").inc()
             return True

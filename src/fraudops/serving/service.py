@@ -22,6 +22,7 @@ from fraudops.models.reasons import ReasonWriter
 from fraudops.serving.decisions import DecisionStage
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
+from fraudops.serving.shadow import ShadowScorer
 
 
 class NoModelError(Exception):
@@ -43,6 +44,7 @@ class ScoringService:
         metrics: ServiceMetrics | None = None,
         log_features: bool = True,
         decisions: DecisionStage | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.holder = holder
         self.decisions = decisions
@@ -53,6 +55,7 @@ class ScoringService:
         self.names = feature_names()
         self.reason_writer = ReasonWriter()
         self.log_features = log_features
+        self.shadow = shadow  # the challenger, scored off the request path; never decides
         if prediction_log is not None and log_features:
             prediction_log.vector_columns = self.names
 
@@ -117,6 +120,14 @@ class ScoringService:
         if self.prediction_log is not None:
             self.prediction_log.append(
                 self._log_rows(transactions, results, x, probability, outcomes, model_decisions)
+            )
+        if self.shadow is not None:
+            # shadow rules are in the prediction log too; here only beside a challenger's
+            # scores, so a process without a challenger does not log every request twice
+            fired = any(o.shadow_fired for o in outcomes)
+            shadow_rules = [",".join(o.shadow_fired) for o in outcomes] if fired else None
+            self.shadow.submit(
+                transactions, x, probability, model_decisions, loaded.version, shadow_rules
             )
         return results
 
