@@ -417,4 +417,7 @@ def compile_condition(text: str) -> Condition:
     node = builder.build(tree.body)
     if node.kind != "bool":
         raise ConditionError(f"the condition must be true or false, got {_KIND_WORDS[node.kind]}")
-    return Condition(text, node.value, node.expr, frozenset(builder.names))
+    expression = node.expr
+    if not builder.names:  # a constant condition: one value per row, not one in all
+        expression = expression & pl.repeat(True, pl.len())
+    return Condition(text, node.value, expression, frozenset(builder.names))
