@@ -157,3 +157,18 @@ def test_text_and_html_reports_show_every_rule() -> None:
     assert page.startswith("<!doctype html>")
     assert "<td>night_boost</td>" in page
     assert "data:image/png;base64," in page
+
+
+def test_a_file_without_rules_backtests_the_lists_and_thresholds_alone() -> None:
+    rules = compile_rules(parse_rules("version: empty\nrules: []\n"))
+    report = backtest_frame(hand_frame(), rules, THRESHOLDS, T0 + timedelta(days=2))
+    assert report.rules == []
+    assert report.days == ["2026-03-02", "2026-03-03"]
+    assert report.policy["stages"] == {
+        "allow_list": 0,
+        "block_list": 1,
+        "rule": 0,
+        "threshold": 5,
+    }
+    assert report.changed_decisions == 1  # #3: approved by the model, blocked by the list
+    assert report.savings_vs_model == pytest.approx(-15.0)  # a genuine transaction declined

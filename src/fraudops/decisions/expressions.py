@@ -75,6 +75,7 @@ class _Node:
     expr: pl.Expr  # the same value as a polars expression (bool nodes: never null)
     constant: Any = None  # the literal itself, for literal nodes
     is_constant: bool = False
+    field: str | None = None  # a bare str/num context name: read inline on hot paths
 
 
 _LIST = _Node("none", lambda c: None, pl.lit(None))  # placeholder for `in`'s literal list
@@ -95,7 +96,8 @@ def flag_is_set(value: Any) -> bool:
 
 
 def _flag_value(name: str) -> Value:
-    return lambda c: flag_is_set(c.get(name))
+    # flag_is_set, inline: this runs for every rule reading a list
+    return lambda c: (v := c.get(name)) is not None and v == v and bool(v)  # noqa: PLR0124
 
 
 class _Builder:
@@ -127,8 +129,9 @@ class _Builder:
         if kind == "bool":
             return _Node("bool", _flag_value(name), pl.col(name).cast(pl.Boolean).fill_null(False))
         if kind == "str":
-            return _Node("str", _name_value(name), pl.col(name).cast(pl.String))
-        return _Node("num", _name_value(name), pl.col(name).cast(pl.Float64).fill_nan(None))
+            return _Node("str", _name_value(name), pl.col(name).cast(pl.String), field=name)
+        expr = pl.col(name).cast(pl.Float64).fill_nan(None)
+        return _Node("num", _name_value(name), expr, field=name)
 
     def _constant(self, node: ast.Constant) -> _Node:
         v = node.value
@@ -292,6 +295,13 @@ class _Builder:
                 lambda c: (v := g(c)) is not None and v not in members,
                 (left.expr.is_not_null() & ~found).fill_null(False),
             )
+        name = left.field
+        if name is not None:  # no NaN test needed: a NaN is never among the literals
+            return _Node(
+                "bool",
+                lambda c: (v := c.get(name)) is not None and v in members,
+                found.fill_null(False),
+            )
         return _Node(
             "bool", lambda c: (v := g(c)) is not None and v in members, found.fill_null(False)
         )
@@ -360,9 +370,12 @@ def _polars_compare(symbol: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 def _compare_values(compare: Callable[[Any, Any], bool], left: _Node, right: _Node) -> Predicate:
     """The hot path of every rule: specialised for ``field <op> literal``."""
-    f = left.value
+    f, name = left.value, left.field
     if right.is_constant:
         k = right.constant
+        if name is not None and compare is not operator.ne:
+            # NaN compares False with every operator but !=, so no NaN test is needed
+            return lambda c: (v := c.get(name)) is not None and compare(v, k)
         return lambda c: (v := f(c)) is not None and compare(v, k)
     g = right.value
 
@@ -384,7 +397,14 @@ def _all(fs: Sequence[Value]) -> Predicate:
         f0, f1, f2 = fs
         return lambda c: bool(f0(c) and f1(c) and f2(c))
     every = tuple(fs)
-    return lambda c: all(f(c) for f in every)
+
+    def all_hold(c: Mapping[str, Any]) -> bool:
+        for f in every:  # noqa: SIM110  a loop: cheaper than all() over a generator
+            if not f(c):
+                return False
+        return True
+
+    return all_hold
 
 
 def _any(fs: Sequence[Value]) -> Predicate:
@@ -392,7 +412,14 @@ def _any(fs: Sequence[Value]) -> Predicate:
         f0, f1 = fs
         return lambda c: bool(f0(c) or f1(c))
     some = tuple(fs)
-    return lambda c: any(f(c) for f in some)
+
+    def any_holds(c: Mapping[str, Any]) -> bool:
+        for f in some:  # noqa: SIM110  as above
+            if f(c):
+                return True
+        return False
+
+    return any_holds
 
 
 def _suggest(name: str) -> str:
