@@ -16,10 +16,10 @@ from fraudops.decisions.backtest import (
     list_flag_columns,
     policy_flags,
 )
-from fraudops.decisions.backtest_report import render_html, render_text
 from fraudops.decisions.rules import compile_rules, parse_rules
 from fraudops.models.decision import DecisionThresholds
 from fraudops.models.evaluate import CostModel
+from fraudops.pipelines.backtest_report import render_html, render_text
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 THRESHOLDS = DecisionThresholds(review=0.3, decline=0.8)

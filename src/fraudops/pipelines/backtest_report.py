@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from typing import Any
 
 from fraudops.decisions.backtest import BacktestReport
+from fraudops.pipelines.report import PAGE_STYLE, figure_png
 
 RULE_HEADER = (
     "rule",
@@ -112,11 +111,9 @@ def _hits_plot(report: BacktestReport) -> str | None:
     ax.set_title("Hits per day (shadow rules dashed)")
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(fontsize=7, ncol=2)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
+    png = figure_png(fig)
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return png
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
@@ -150,10 +147,7 @@ def render_html(report: BacktestReport) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fraudops rules backtest</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;font-size:13px;margin:1rem 0}}
-td,th{{border:1px solid #ddd;padding:3px 7px;text-align:left}}
-img{{display:block;max-width:100%;margin:1rem 0}}
+{PAGE_STYLE}
 </style></head><body>
 <h1>fraudops — rules backtest</h1>
 <p>Each rule is judged on its own; the policy applies allow list, block list, the active
