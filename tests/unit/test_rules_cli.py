@@ -99,3 +99,40 @@ def test_backtest_errors_exit_1_with_a_message(home: EmbeddedRegistry, tmp_path:
         assert result.exit_code == 1, (args, result.output)
         assert expected in said(result), (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_backtest_takes_probabilities_already_in_the_data_and_a_list_snapshot(
+    home: EmbeddedRegistry, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    from fraudops.data import store
+
+    raw = store.read_dataset(home.raw)
+    scored = tmp_path / "scored.parquet"
+    raw.with_columns(pl.lit(0.5).alias("fraud_probability")).write_parquet(scored)
+    window = raw.filter(pl.col("timestamp") >= pl.datetime(2026, 3, 8, time_zone="UTC"))
+    card = window["card_id"][0]
+    blocked_rows = window.filter(pl.col("card_id") == card).height
+    snapshot = tmp_path / "lists.json"
+    snapshot.write_text(
+        json.dumps(
+            {"entries": [{"list": "block", "kind": "card", "value": card, "expires_at": None}]}
+        )
+    )
+    empty = tmp_path / "rules.yaml"
+    empty.write_text("version: none\nrules: []\n")
+    result = runner.invoke(
+        app,
+        [
+            "rules", "backtest", "--rules", str(empty), "--data", str(scored),
+            "--from", "2026-03-08", "--lists", str(snapshot), "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["transactions"] == window.height
+    # every probability is 0.5: the model (thresholds 0.3 / 0.8) reviews everything
+    assert report["model"]["decisions"] == {"approve": 0, "review": window.height, "decline": 0}
+    assert report["policy"]["stages"]["block_list"] == blocked_rows
+    assert report["changed_decisions"] == blocked_rows
