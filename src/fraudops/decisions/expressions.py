@@ -373,8 +373,11 @@ def _compare_values(compare: Callable[[Any, Any], bool], left: _Node, right: _No
     f, name = left.value, left.field
     if right.is_constant:
         k = right.constant
-        if name is not None and compare is not operator.ne:
-            # NaN compares False with every operator but !=, so no NaN test is needed
+        if name is not None and (
+            compare is operator.eq or (left.kind == "num" and compare is not operator.ne)
+        ):
+            # a NaN compares False with a number (but for !=) and equals no string: no NaN
+            # test is needed (a NaN ordered against a string would raise instead)
             return lambda c: (v := c.get(name)) is not None and compare(v, k)
         return lambda c: (v := f(c)) is not None and compare(v, k)
     g = right.value
