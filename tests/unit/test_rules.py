@@ -175,3 +175,23 @@ def test_a_context_value_of_the_wrong_type_does_not_fail_the_request() -> None:
     result = compiled.evaluate({"amount": "not a number"})
     assert result.fired == ()
     assert result.decisive is None
+
+
+def test_a_context_of_the_wrong_type_is_logged_once_per_rule(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    compiled = compile_rules(parse_rules(one_rule("amount > 5")))
+    with caplog.at_level("WARNING", logger="fraudops.decisions.rules"):
+        for _ in range(3):
+            compiled.evaluate({"amount": "not a number"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "rule 'suspicious' could not be evaluated on a context"
+    ]
+
+
+def test_a_rule_set_built_by_hand_is_checked_when_compiled() -> None:
+    from fraudops.decisions.rules import Rule, RuleSet
+
+    bad = RuleSet("v", (Rule("typo", "amout > 1", "review"),))
+    with pytest.raises(RulesError, match="rule 'typo': unknown field 'amout'"):
+        compile_rules(bad)

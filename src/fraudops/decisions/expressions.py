@@ -440,9 +440,8 @@ def compile_condition(text: str) -> Condition:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise ConditionError(
-            f"syntax error in condition: {error.msg} (column {error.offset})"
-        ) from None
+        where = f" at column {error.offset}" if error.offset else ""
+        raise ConditionError(f"syntax error in condition{where}: {error.msg}") from None
     builder = _Builder(text.strip())
     node = builder.build(tree.body)
     if node.kind != "bool":
