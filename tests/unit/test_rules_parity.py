@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -209,3 +210,22 @@ def test_the_example_rules_agree_on_random_transactions(rows: list[dict[str, Any
         result = compiled.evaluate(row)
         holds = {name for name in columns.columns if columns[name][i]}
         assert set(result.fired) | set(result.shadow_fired) == holds
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "0 == abs(min(amount, amount))",
+        "0 == amount / card_tx_count_1h",
+        "not (1 < max(amount, score))",
+        "True",
+        "3 > 2",
+    ],
+)
+def test_one_answer_per_row_even_when_every_value_is_missing(condition: str) -> None:
+    """Constant conditions, and polars folding a `when` over an all-null column, must
+    still give one answer per row (found by the property above)."""
+    compiled = compile_condition(condition)
+    rows: list[dict[str, Any]] = [{}, {}, {}]
+    got = frame_of(rows).select(compiled.expression.alias("holds"))["holds"].to_list()
+    assert got == [compiled.predicate(r) for r in rows]

@@ -34,7 +34,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 Value = Callable[[Mapping[str, Any]], Any]
 
 FUNCTIONS = ("abs", "min", "max", "startswith")
-_COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], bool]]] = {
+_COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Eq: ("==", operator.eq),
     ast.NotEq: ("!=", operator.ne),
     ast.Lt: ("<", operator.lt),
@@ -263,7 +263,7 @@ class _Builder:
             )
         if left.kind == "bool" and symbol in _ORDERED:
             raise self.fail(node, f"true/false values cannot be ordered with {symbol}")
-        expr = _polars_compare(symbol, left.expr, right.expr)
+        expr = compare(left.expr, right.expr)  # the operator module works on expressions
         if left.kind == "bool":  # never missing
             f, g = left.value, right.value
             return _Node("bool", lambda c: compare(f(c), g(c)), expr)
@@ -319,7 +319,7 @@ def _arithmetic(symbol: str, left: _Node, right: _Node) -> _Node:
     a, b = left.expr, right.expr
     if symbol in ("/", "%"):
         raw = a / b if symbol == "/" else a % b
-        expr = pl.when(b != 0).then(raw).otherwise(None).fill_nan(None)
+        expr = pl.when(b != 0).then(raw).fill_nan(None)  # null where b is 0 or null
         python = operator.truediv if symbol == "/" else operator.mod
 
         def divide(c: Mapping[str, Any]) -> Any:
@@ -348,7 +348,9 @@ def _extreme(name: str, left: _Node, right: _Node) -> _Node:
     pick = min if name == "min" else max
     a, b = left.expr, right.expr
     first = a <= b if name == "min" else a >= b
-    expr = pl.when(a.is_null() | b.is_null()).then(None).when(first).then(a).otherwise(b)
+    expr = pl.when(a.is_not_null() & b.is_not_null()).then(
+        pl.when(first).then(a).otherwise(b)
+    )  # null when either is
 
     def extreme(c: Mapping[str, Any]) -> Any:
         x, y = f(c), g(c)
@@ -357,18 +359,7 @@ def _extreme(name: str, left: _Node, right: _Node) -> _Node:
     return _Node("num", extreme, expr)
 
 
-def _polars_compare(symbol: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    return {
-        "==": a == b,
-        "!=": a != b,
-        "<": a < b,
-        "<=": a <= b,
-        ">": a > b,
-        ">=": a >= b,
-    }[symbol]
-
-
-def _compare_values(compare: Callable[[Any, Any], bool], left: _Node, right: _Node) -> Predicate:
+def _compare_values(compare: Callable[[Any, Any], Any], left: _Node, right: _Node) -> Predicate:
     """The hot path of every rule: specialised for ``field <op> literal``."""
     f, name = left.value, left.field
     if right.is_constant:
@@ -446,7 +437,7 @@ def compile_condition(text: str) -> Condition:
     node = builder.build(tree.body)
     if node.kind != "bool":
         raise ConditionError(f"the condition must be true or false, got {_KIND_WORDS[node.kind]}")
-    expression = node.expr
-    if not builder.names:  # a constant condition: one value per row, not one in all
-        expression = expression & pl.repeat(True, pl.len())
+    # one value per row, always: a constant condition is a scalar, and polars 2.1 may
+    # fold a `when` whose mask is uniform (an all-null column) into a single row too
+    expression = node.expr & pl.repeat(True, pl.len())
     return Condition(text, node.value, expression, frozenset(builder.names))

@@ -142,7 +142,7 @@ def policy_columns(
             else:  # summed in evaluation order, as the per-request form adds them
                 adjust = adjust + pl.when(condition).then(pl.lit(rule.adjust)).otherwise(0.0)
     adjusted = (pl.col(probability).cast(pl.Float64) + adjust).clip(0.0, 1.0)
-    rule_index = pl.lit(None, pl.Int32) if first is None else first.otherwise(None)
+    rule_index = pl.lit(None, pl.Int32) if first is None else first  # null: no rule holds
     allow_kind = _first_kind(columns, ALLOW_FLAGS)
     block_kind = _first_kind(columns, BLOCK_FLAGS)
     by_threshold = decision_expr(pl.col("policy_probability"), thresholds)
