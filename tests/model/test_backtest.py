@@ -156,6 +156,7 @@ def test_text_and_html_reports_show_every_rule() -> None:
     page = render_html(report)
     assert page.startswith("<!doctype html>")
     assert "<td>night_boost</td>" in page
+    assert "<td>hour &lt; 3</td>" in page  # the definitions, escaped
     assert "data:image/png;base64," in page
 
 

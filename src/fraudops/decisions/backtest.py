@@ -50,6 +50,8 @@ class RuleFigures:
     genuine_cards: int
     model_flagged: int
     overlap: float
+    condition: str = ""
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ def backtest_frame(
                 genuine_cards=int(genuine_cards[i]),
                 model_flagged=int(model_flagged),
                 overlap=model_flagged / n if n else math.nan,
+                condition=rule.condition,
+                description=rule.description,
             )
         )
     amounts = frame["amount"].cast(pl.Float64).to_numpy()

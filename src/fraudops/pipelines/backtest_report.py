@@ -125,7 +125,8 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
 
 
 def render_html(report: BacktestReport) -> str:
-    """One self-contained page: summary, per-rule figures, hits per day (plot and table)."""
+    """One self-contained page: summary, per-rule figures, the rules' definitions, hits
+    per day (plot and table)."""
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in summary_rows(report)
@@ -136,13 +137,9 @@ def render_html(report: BacktestReport) -> str:
         ("day", *(r.name for r in report.rules)),
         [(d, *(r.hits_per_day[d] for r in report.rules)) for d in report.days],
     )
-    descriptions = "".join(
-        f"<li><code>{html.escape(r.name)}</code></li>" for r in report.rules if r.mode == "shadow"
-    )
-    shadow = (
-        f"<p>Shadow rules (evaluated, never deciding):</p><ul>{descriptions}</ul>"
-        if descriptions
-        else ""
+    described = _table(
+        ("rule", "mode", "condition", "description"),
+        [(r.name, r.mode, r.condition, r.description) for r in report.rules],
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fraudops rules backtest</title>
@@ -158,7 +155,9 @@ and money use the labels known at the cutoff; savings follow the cost model
 <table>{facts}</table>
 <h2>Rules</h2>
 {_table(RULE_HEADER, rule_rows(report))}
-{shadow}
+<h2>Definitions</h2>
+<p>Shadow rules are evaluated and reported, and never decide.</p>
+{described}
 <h2>Hits per day</h2>
 {image}
 {daily}
