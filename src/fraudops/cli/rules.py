@@ -59,8 +59,8 @@ def backtest(
     affected, overlap with the model; the policy's savings against the model alone."""
     from datetime import timedelta
 
-    from fraudops.decisions.backtest_report import render_html, render_text
     from fraudops.pipelines.backtest import run_backtest
+    from fraudops.pipelines.backtest_report import render_html, render_text
 
     s = settings()
     with user_errors():

@@ -50,6 +50,8 @@ class RuleFigures:
     genuine_cards: int
     model_flagged: int
     overlap: float
+    condition: str = ""
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,39 +177,52 @@ def backtest_frame(
     if missing_names:
         raise ValueError(f"the rules read {', '.join(missing_names)}, absent from the data")
     y = labels_known_at(frame, label_cutoff)
+    expressions = compiled.expressions()
+    keys = {name: f"__r{i}" for i, name in enumerate(expressions)}
+    # each rule's truth is computed once and read by the figures and by the policy
     frame = with_missing_flags(frame, compiled.names_used).with_columns(
         pl.Series("__fraud", y.astype(bool)),
         decision_expr(pl.col("probability"), thresholds).alias("__model"),
         pl.col("timestamp").dt.date().cast(pl.String).alias("__day"),
+        *[e.alias(keys[name]) for name, e in expressions.items()],
     )
-    frame = policy_columns(frame, compiled, thresholds)
+    holds = {name: pl.col(key) for name, key in keys.items()}
+    frame = policy_columns(frame, compiled, thresholds, holds=holds)
     fraud, flagged = pl.col("__fraud"), pl.col("__model") != "approve"
     amount = pl.col("amount").cast(pl.Float64)
-    expressions = compiled.expressions()
-    hits = frame.select(
-        "__day", "card_id", "__fraud", "__model", amount.alias("amount"),
-        *[e.alias(f"__r{i}") for i, e in enumerate(expressions.values())],
-    )  # fmt: skip
-    rule_columns = [pl.col(f"__r{i}") for i in range(len(expressions))]
-    totals = hits.select(
-        pl.concat_list(
-            r.sum().cast(pl.Float64),
-            (r & fraud).sum().cast(pl.Float64),
-            pl.col("amount").filter(r & fraud).sum(),
-            pl.col("card_id").filter(r & ~fraud).n_unique().cast(pl.Float64),
-            (r & flagged).sum().cast(pl.Float64),
-        ).alias(f"t{i}")
-        for i, r in enumerate(rule_columns)
-    ).row(0)
+    rule_columns = [pl.col(key) for key in keys.values()]
+    # a sentinel aggregation keeps every table well-formed for a file without rules
+    sentinel = pl.lit(0).alias("__rows")
+    totals = frame.select(
+        sentinel.sum(),
+        *(
+            pl.concat_list(
+                r.sum().cast(pl.Float64),
+                (r & fraud).sum().cast(pl.Float64),
+                amount.filter(r & fraud).sum(),
+                (r & flagged).sum().cast(pl.Float64),
+            ).alias(f"t{i}")
+            for i, r in enumerate(rule_columns)
+        ),
+    ).row(0)[1:]
+    # genuine cards affected: one pass over the cards (a string n_unique per rule is slow)
+    genuine_cards = (
+        frame.group_by("card_id")
+        .agg(
+            sentinel.sum(), *((r & ~fraud).any().alias(f"g{i}") for i, r in enumerate(rule_columns))
+        )
+        .select(pl.exclude("card_id").sum())
+        .row(0)[1:]
+    )
     per_day = (
-        hits.group_by("__day")
-        .agg(r.sum().alias(f"d{i}") for i, r in enumerate(rule_columns))
+        frame.group_by("__day")
+        .agg(sentinel.sum(), *(r.sum().alias(f"d{i}") for i, r in enumerate(rule_columns)))
         .sort("__day")
     )
     days = per_day["__day"].to_list()
     figures = []
     for i, rule in enumerate(compiled.rules):
-        n, frauds, caught, genuine, model_flagged = totals[i]
+        n, frauds, caught, model_flagged = totals[i]
         figures.append(
             RuleFigures(
                 name=rule.name,
@@ -219,9 +234,11 @@ def backtest_frame(
                 known_frauds=int(frauds),
                 precision=frauds / n if n else math.nan,
                 fraud_amount=round(float(caught), 2),
-                genuine_cards=int(genuine),
+                genuine_cards=int(genuine_cards[i]),
                 model_flagged=int(model_flagged),
                 overlap=model_flagged / n if n else math.nan,
+                condition=rule.condition,
+                description=rule.description,
             )
         )
     amounts = frame["amount"].cast(pl.Float64).to_numpy()

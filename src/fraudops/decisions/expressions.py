@@ -34,7 +34,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 Value = Callable[[Mapping[str, Any]], Any]
 
 FUNCTIONS = ("abs", "min", "max", "startswith")
-_COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], bool]]] = {
+_COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Eq: ("==", operator.eq),
     ast.NotEq: ("!=", operator.ne),
     ast.Lt: ("<", operator.lt),
@@ -75,6 +75,7 @@ class _Node:
     expr: pl.Expr  # the same value as a polars expression (bool nodes: never null)
     constant: Any = None  # the literal itself, for literal nodes
     is_constant: bool = False
+    field: str | None = None  # a bare str/num context name: read inline on hot paths
 
 
 _LIST = _Node("none", lambda c: None, pl.lit(None))  # placeholder for `in`'s literal list
@@ -95,7 +96,8 @@ def flag_is_set(value: Any) -> bool:
 
 
 def _flag_value(name: str) -> Value:
-    return lambda c: flag_is_set(c.get(name))
+    # flag_is_set, inline: this runs for every rule reading a list
+    return lambda c: (v := c.get(name)) is not None and v == v and bool(v)  # noqa: PLR0124
 
 
 class _Builder:
@@ -127,8 +129,9 @@ class _Builder:
         if kind == "bool":
             return _Node("bool", _flag_value(name), pl.col(name).cast(pl.Boolean).fill_null(False))
         if kind == "str":
-            return _Node("str", _name_value(name), pl.col(name).cast(pl.String))
-        return _Node("num", _name_value(name), pl.col(name).cast(pl.Float64).fill_nan(None))
+            return _Node("str", _name_value(name), pl.col(name).cast(pl.String), field=name)
+        expr = pl.col(name).cast(pl.Float64).fill_nan(None)
+        return _Node("num", _name_value(name), expr, field=name)
 
     def _constant(self, node: ast.Constant) -> _Node:
         v = node.value
@@ -260,7 +263,7 @@ class _Builder:
             )
         if left.kind == "bool" and symbol in _ORDERED:
             raise self.fail(node, f"true/false values cannot be ordered with {symbol}")
-        expr = _polars_compare(symbol, left.expr, right.expr)
+        expr = compare(left.expr, right.expr)  # the operator module works on expressions
         if left.kind == "bool":  # never missing
             f, g = left.value, right.value
             return _Node("bool", lambda c: compare(f(c), g(c)), expr)
@@ -292,6 +295,13 @@ class _Builder:
                 lambda c: (v := g(c)) is not None and v not in members,
                 (left.expr.is_not_null() & ~found).fill_null(False),
             )
+        name = left.field
+        if name is not None:  # no NaN test needed: a NaN is never among the literals
+            return _Node(
+                "bool",
+                lambda c: (v := c.get(name)) is not None and v in members,
+                found.fill_null(False),
+            )
         return _Node(
             "bool", lambda c: (v := g(c)) is not None and v in members, found.fill_null(False)
         )
@@ -309,7 +319,7 @@ def _arithmetic(symbol: str, left: _Node, right: _Node) -> _Node:
     a, b = left.expr, right.expr
     if symbol in ("/", "%"):
         raw = a / b if symbol == "/" else a % b
-        expr = pl.when(b != 0).then(raw).otherwise(None).fill_nan(None)
+        expr = pl.when(b != 0).then(raw).fill_nan(None)  # null where b is 0 or null
         python = operator.truediv if symbol == "/" else operator.mod
 
         def divide(c: Mapping[str, Any]) -> Any:
@@ -338,7 +348,9 @@ def _extreme(name: str, left: _Node, right: _Node) -> _Node:
     pick = min if name == "min" else max
     a, b = left.expr, right.expr
     first = a <= b if name == "min" else a >= b
-    expr = pl.when(a.is_null() | b.is_null()).then(None).when(first).then(a).otherwise(b)
+    expr = pl.when(a.is_not_null() & b.is_not_null()).then(
+        pl.when(first).then(a).otherwise(b)
+    )  # null when either is
 
     def extreme(c: Mapping[str, Any]) -> Any:
         x, y = f(c), g(c)
@@ -347,22 +359,17 @@ def _extreme(name: str, left: _Node, right: _Node) -> _Node:
     return _Node("num", extreme, expr)
 
 
-def _polars_compare(symbol: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    return {
-        "==": a == b,
-        "!=": a != b,
-        "<": a < b,
-        "<=": a <= b,
-        ">": a > b,
-        ">=": a >= b,
-    }[symbol]
-
-
-def _compare_values(compare: Callable[[Any, Any], bool], left: _Node, right: _Node) -> Predicate:
+def _compare_values(compare: Callable[[Any, Any], Any], left: _Node, right: _Node) -> Predicate:
     """The hot path of every rule: specialised for ``field <op> literal``."""
-    f = left.value
+    f, name = left.value, left.field
     if right.is_constant:
         k = right.constant
+        if name is not None and (
+            compare is operator.eq or (left.kind == "num" and compare is not operator.ne)
+        ):
+            # a NaN compares False with a number (but for !=) and equals no string: no NaN
+            # test is needed (a NaN ordered against a string would raise instead)
+            return lambda c: (v := c.get(name)) is not None and compare(v, k)
         return lambda c: (v := f(c)) is not None and compare(v, k)
     g = right.value
 
@@ -384,7 +391,14 @@ def _all(fs: Sequence[Value]) -> Predicate:
         f0, f1, f2 = fs
         return lambda c: bool(f0(c) and f1(c) and f2(c))
     every = tuple(fs)
-    return lambda c: all(f(c) for f in every)
+
+    def all_hold(c: Mapping[str, Any]) -> bool:
+        for f in every:  # noqa: SIM110  a loop: cheaper than all() over a generator
+            if not f(c):
+                return False
+        return True
+
+    return all_hold
 
 
 def _any(fs: Sequence[Value]) -> Predicate:
@@ -392,7 +406,14 @@ def _any(fs: Sequence[Value]) -> Predicate:
         f0, f1 = fs
         return lambda c: bool(f0(c) or f1(c))
     some = tuple(fs)
-    return lambda c: any(f(c) for f in some)
+
+    def any_holds(c: Mapping[str, Any]) -> bool:
+        for f in some:  # noqa: SIM110  as above
+            if f(c):
+                return True
+        return False
+
+    return any_holds
 
 
 def _suggest(name: str) -> str:
@@ -410,11 +431,13 @@ def compile_condition(text: str) -> Condition:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise ConditionError(
-            f"syntax error in condition: {error.msg} (column {error.offset})"
-        ) from None
+        where = f" at column {error.offset}" if error.offset else ""
+        raise ConditionError(f"syntax error in condition{where}: {error.msg}") from None
     builder = _Builder(text.strip())
     node = builder.build(tree.body)
     if node.kind != "bool":
         raise ConditionError(f"the condition must be true or false, got {_KIND_WORDS[node.kind]}")
-    return Condition(text, node.value, node.expr, frozenset(builder.names))
+    # one value per row, always: a constant condition is a scalar, and polars 2.1 may
+    # fold a `when` whose mask is uniform (an all-null column) into a single row too
+    expression = node.expr & pl.repeat(True, pl.len())
+    return Condition(text, node.value, expression, frozenset(builder.names))

@@ -113,50 +113,80 @@ def policy_columns(
     compiled: CompiledRules | None,
     thresholds: DecisionThresholds,
     probability: str = "probability",
+    holds: Mapping[str, pl.Expr] | None = None,
 ) -> Frame:
     """``frame`` with ``policy_decision``, ``policy_stage``, ``policy_name`` and
     ``policy_probability`` added; the frame carries the context names as columns (its
-    ``probability`` column named by ``probability``)."""
+    ``probability`` column named by ``probability``). ``holds``: each rule's truth when
+    the caller has computed it already (default: the rules' own expressions)."""
     if compiled is not None:
         frame = with_missing_flags(frame, compiled.names_used)
     columns = set(frame.collect_schema().names())
     if probability not in columns:
         raise ValueError(f"the policy needs the model's probability: no column {probability!r}")
     adjust: pl.Expr = pl.lit(0.0)
-    decisive: list[tuple[pl.Expr, str, str]] = []  # (condition, rule name, outcome)
+    first: Any = None  # index of the first decisive active rule that holds
+    names: list[str] = []
+    outcomes: list[str] = []
     if compiled is not None:
-        expressions = compiled.expressions()
+        expressions = holds if holds is not None else compiled.expressions()
         for rule in compiled.rules:
             if not rule.active:
                 continue
-            holds = expressions[rule.name]
+            condition = expressions[rule.name]
             if rule.decisive:
-                decisive.append((holds, rule.name, rule.outcome))
+                index = pl.lit(len(names), pl.Int32)
+                first = (pl if first is None else first).when(condition).then(index)
+                names.append(rule.name)
+                outcomes.append(rule.outcome)
             else:  # summed in evaluation order, as the per-request form adds them
-                adjust = adjust + pl.when(holds).then(pl.lit(rule.adjust)).otherwise(0.0)
+                adjust = adjust + pl.when(condition).then(pl.lit(rule.adjust)).otherwise(0.0)
     adjusted = (pl.col(probability).cast(pl.Float64) + adjust).clip(0.0, 1.0)
-    p = pl.col("policy_probability")
+    rule_index = pl.lit(None, pl.Int32) if first is None else first  # null: no rule holds
     allow_kind = _first_kind(columns, ALLOW_FLAGS)
     block_kind = _first_kind(columns, BLOCK_FLAGS)
-    stage: Any = pl.when(allow_kind.is_not_null()).then(pl.lit("allow_list"))
-    stage = stage.when(block_kind.is_not_null()).then(pl.lit("block_list"))
-    name: Any = pl.when(allow_kind.is_not_null()).then(allow_kind)
-    name = name.when(block_kind.is_not_null()).then(block_kind)
-    decision: Any = pl.when(allow_kind.is_not_null()).then(pl.lit("approve"))
-    decision = decision.when(block_kind.is_not_null()).then(pl.lit("decline"))
-    for holds, rule_name, outcome in decisive:
-        stage = stage.when(holds).then(pl.lit("rule"))
-        name = name.when(holds).then(pl.lit(rule_name))
-        decision = decision.when(holds).then(pl.lit(outcome))
-    by_threshold = decision_expr(p, thresholds)
+    by_threshold = decision_expr(pl.col("policy_probability"), thresholds)
+    r = pl.col("__policy_rule")
+    by_rule = r.is_not_null()
+    rule_name = r.replace_strict(range(len(names)), names, default=None, return_dtype=pl.String)
+    rule_outcome = r.replace_strict(
+        range(len(names)), outcomes, default=None, return_dtype=pl.String
+    )
+    listed = pl.col("__allow").is_not_null(), pl.col("__block").is_not_null()
     return (
-        frame.with_columns(adjusted.alias("policy_probability"))
-        .with_columns(
-            decision.otherwise(by_threshold).alias("policy_decision"),
-            stage.otherwise(pl.lit("threshold")).alias("policy_stage"),
-            name.otherwise(by_threshold).alias("policy_name"),
+        frame.with_columns(
+            adjusted.alias("policy_probability"),
+            rule_index.alias("__policy_rule"),
+            allow_kind.alias("__allow"),
+            block_kind.alias("__block"),
         )
-        .select(pl.exclude(POLICY_COLUMNS), *POLICY_COLUMNS)
+        .with_columns(
+            pl.when(listed[0])
+            .then(pl.lit("approve"))
+            .when(listed[1])
+            .then(pl.lit("decline"))
+            .when(by_rule)
+            .then(rule_outcome)
+            .otherwise(by_threshold)
+            .alias("policy_decision"),
+            pl.when(listed[0])
+            .then(pl.lit("allow_list"))
+            .when(listed[1])
+            .then(pl.lit("block_list"))
+            .when(by_rule)
+            .then(pl.lit("rule"))
+            .otherwise(pl.lit("threshold"))
+            .alias("policy_stage"),
+            pl.when(listed[0])
+            .then(pl.col("__allow"))
+            .when(listed[1])
+            .then(pl.col("__block"))
+            .when(by_rule)
+            .then(rule_name)
+            .otherwise(by_threshold)
+            .alias("policy_name"),
+        )
+        .select(pl.exclude(*POLICY_COLUMNS, "__policy_rule", "__allow", "__block"), *POLICY_COLUMNS)
     )
 
 

@@ -289,6 +289,7 @@ class CompiledRules:
             )
             for c in compiled
         )
+        self._warned: set[str] = set()
         self.names_used: frozenset[str] = frozenset().union(*(c.condition.names for c in compiled))
 
     @property
@@ -314,8 +315,10 @@ class CompiledRules:
                 holds = predicate(context)
             except (TypeError, ValueError, ArithmeticError):
                 # a context value of the wrong type (a caller's bug) must not fail the
-                # request: the rule does not hold, and the log says why
-                logger.warning("rule %r could not be evaluated on this context", name)
+                # request: the rule does not hold, and the log says so once per rule
+                if name not in self._warned:
+                    self._warned.add(name)
+                    logger.warning("rule %r could not be evaluated on a context", name)
                 continue
             if not holds:
                 continue

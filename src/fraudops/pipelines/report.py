@@ -9,8 +9,14 @@ from typing import Any
 
 from fraudops.pipelines.loop_summary import HEADLINE_FACTS
 
+# the house style of every HTML page the pipelines write
+PAGE_STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1rem 0}
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
+img{display:block;max-width:100%;margin:1rem 0}"""
 
-def _figure_png(fig: Any) -> str:
+
+def figure_png(fig: Any) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)
@@ -51,7 +57,7 @@ def loop_plots(summary: dict[str, Any]) -> dict[str, str]:
     marks(ax2)
     ax2.legend(loc="upper left", fontsize=8)
     ax.set_title("Daily volume, frauds and frauds caught (review or decline)")
-    plots["volume"] = _figure_png(fig)
+    plots["volume"] = figure_png(fig)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
@@ -62,7 +68,7 @@ def loop_plots(summary: dict[str, Any]) -> dict[str, str]:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     ax.set_title("Daily drift share (features) and score PSI against the champion's reference")
-    plots["drift"] = _figure_png(fig)
+    plots["drift"] = figure_png(fig)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
@@ -78,7 +84,7 @@ def loop_plots(summary: dict[str, Any]) -> dict[str, str]:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.set_title("Average precision of the served model")
-    plots["ap"] = _figure_png(fig)
+    plots["ap"] = figure_png(fig)
     plt.close(fig)
     return plots
 
@@ -118,10 +124,7 @@ def render_report(summary: dict[str, Any]) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fraudops closed loop</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;font-size:13px;margin:1rem 0}}
-td,th{{border:1px solid #ddd;padding:3px 7px;text-align:left}}
-img{{display:block;max-width:100%;margin:1rem 0}}
+{PAGE_STYLE}
 </style></head><body>
 <h1>fraudops — closed loop report</h1>
 <p>{summary["days"]} simulated days ({summary["warmup_days"]} of history, then live).

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from typing import Any
 
 from fraudops.decisions.backtest import BacktestReport
+from fraudops.pipelines.report import PAGE_STYLE, figure_png
 
 RULE_HEADER = (
     "rule",
@@ -112,11 +111,9 @@ def _hits_plot(report: BacktestReport) -> str | None:
     ax.set_title("Hits per day (shadow rules dashed)")
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(fontsize=7, ncol=2)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
+    png = figure_png(fig)
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return png
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
@@ -128,7 +125,8 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
 
 
 def render_html(report: BacktestReport) -> str:
-    """One self-contained page: summary, per-rule figures, hits per day (plot and table)."""
+    """One self-contained page: summary, per-rule figures, the rules' definitions, hits
+    per day (plot and table)."""
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in summary_rows(report)
@@ -139,21 +137,14 @@ def render_html(report: BacktestReport) -> str:
         ("day", *(r.name for r in report.rules)),
         [(d, *(r.hits_per_day[d] for r in report.rules)) for d in report.days],
     )
-    descriptions = "".join(
-        f"<li><code>{html.escape(r.name)}</code></li>" for r in report.rules if r.mode == "shadow"
-    )
-    shadow = (
-        f"<p>Shadow rules (evaluated, never deciding):</p><ul>{descriptions}</ul>"
-        if descriptions
-        else ""
+    described = _table(
+        ("rule", "mode", "condition", "description"),
+        [(r.name, r.mode, r.condition, r.description) for r in report.rules],
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fraudops rules backtest</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;font-size:13px;margin:1rem 0}}
-td,th{{border:1px solid #ddd;padding:3px 7px;text-align:left}}
-img{{display:block;max-width:100%;margin:1rem 0}}
+{PAGE_STYLE}
 </style></head><body>
 <h1>fraudops — rules backtest</h1>
 <p>Each rule is judged on its own; the policy applies allow list, block list, the active
@@ -164,7 +155,9 @@ and money use the labels known at the cutoff; savings follow the cost model
 <table>{facts}</table>
 <h2>Rules</h2>
 {_table(RULE_HEADER, rule_rows(report))}
-{shadow}
+<h2>Definitions</h2>
+<p>Shadow rules are evaluated and reported, and never decide.</p>
+{described}
 <h2>Hits per day</h2>
 {image}
 {daily}
