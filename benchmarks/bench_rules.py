@@ -26,20 +26,20 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import yaml
 
+from fraudops.decisions import EXAMPLE_RULES
 from fraudops.decisions.backtest import add_context_columns, backtest_frame
 from fraudops.decisions.context import field_types
 from fraudops.decisions.policy import apply_policy, policy_columns
 from fraudops.decisions.rules import compile_rules, load_rules, parse_rules
 from fraudops.models.decision import DecisionThresholds
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "example.yaml"
+EXAMPLE = EXAMPLE_RULES
 TEMPLATES = (
     "amount > {a} and channel == 'ecom'",
     "card_tx_count_1h >= {n} or list_watch_card",

@@ -4,14 +4,14 @@ the evaluation order, missing values, and the canonical digest."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
+from fraudops.decisions import EXAMPLE_RULES
 from fraudops.decisions.expressions import compile_condition
 from fraudops.decisions.rules import RulesError, compile_rules, load_rules, parse_rules
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "example.yaml"
+EXAMPLE = EXAMPLE_RULES
 
 
 def one_rule(condition: str, **fields: object) -> str:

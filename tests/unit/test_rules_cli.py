@@ -13,12 +13,13 @@ from typer.testing import CliRunner, Result
 
 from fraudops.cli import app
 from fraudops.config import get_settings
+from fraudops.decisions import EXAMPLE_RULES
 
 if TYPE_CHECKING:
     from conftest import EmbeddedRegistry
 
 runner = CliRunner()
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "example.yaml"
+EXAMPLE = EXAMPLE_RULES
 
 
 def said(result: Result) -> str:

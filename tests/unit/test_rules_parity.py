@@ -5,7 +5,6 @@ grammar, the example rules file, and contexts with missing values, NaN and None.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -13,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fraudops.decisions import EXAMPLE_RULES
 from fraudops.decisions.expressions import compile_condition
 from fraudops.decisions.rules import compile_rules, load_rules
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "example.yaml"
+EXAMPLE = EXAMPLE_RULES
 
 NUMBERS = ("amount", "card_tx_count_1h", "distance_from_home_km")
 INTS = ("hour", "score")
