@@ -41,8 +41,8 @@ def home(embedded: EmbeddedRegistry, monkeypatch: pytest.MonkeyPatch) -> Embedde
 def test_check_accepts_the_example_file() -> None:
     result = runner.invoke(app, ["rules", "check", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
-    assert "version example-1" in said(result)
-    assert "1 shadow" in said(result)
+    assert "version example-2" in said(result)
+    assert "(5 active, 3 shadow)" in said(result)
 
 
 def test_check_refuses_a_bad_file_with_the_rule_and_the_problem(tmp_path: Path) -> None:
