@@ -27,6 +27,7 @@ REQUIRED_ROWS = [
     "Drift and live performance",
     "Model versions",
     "Shadow scoring",
+    "Rules and lists",
 ]
 
 

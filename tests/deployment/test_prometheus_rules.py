@@ -39,6 +39,7 @@ REQUIRED_ALERTS = {
     "FraudopsScoreDrift": (["fraudops_score_psi", "fraudops_score_drift_alarm) == 1"], "5m"),
     "FraudopsApiDown": (['up{job="fraudops-api"}', "== 0"], "2m"),
     "FraudopsModelReloadFailing": (["fraudops_model_reload_failures_total"], "0m"),
+    "FraudopsRulesRefused": (["fraudops_rules_reload_failures_total"], "0m"),
 }
 
 
