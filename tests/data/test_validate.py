@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudops.data.validate import QUARANTINE_REASON, validate_batch
+from fraudops.data.validate import QUARANTINE_REASON, repeated_after_first, validate_batch
 
 DAY = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -210,3 +210,11 @@ def test_the_polars_checks_fail_the_same_rows_for_the_same_reasons_as_pandera(
         for name in names:
             counts[name] = counts.get(name, 0) + 1
     assert result.report["failures_by_check"] == counts
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", ""])), max_size=30))
+def test_repeats_after_the_first_are_found_as_polars_finds_them(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    expected = series.is_not_null() & ~series.is_first_distinct()
+    assert repeated_after_first(series).to_list() == expected.to_list()

