@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -78,3 +79,21 @@ def test_plan_covers_every_day_once() -> None:
     assert all(c.history_from == date(2026, 1, 1) for c in plan)  # 37-day look-back
     with pytest.raises(ValueError, match="chunk_days"):
         plan_chunks(days, 0)
+
+
+def test_the_pipeline_writes_the_same_table_chunked(
+    small_transactions: pl.DataFrame, tmp_path: Path
+) -> None:
+    from fraudops.data import store
+    from fraudops.pipelines.features import build_features
+
+    source = tmp_path / "raw"
+    for day, part in small_transactions.group_by(pl.col("timestamp").dt.date()):
+        store.write_partition(str(source), day[0], part)  # type: ignore[arg-type]
+    whole = build_features(str(source), str(tmp_path / "whole"))
+    chunked = build_features(str(source), str(tmp_path / "chunked"), chunk_days=3)
+    assert chunked["rows"] == whole["rows"] == small_transactions.height
+    assert chunked["partitions"] == whole["partitions"]
+    a = store.read_dataset(str(tmp_path / "whole"))
+    b = store.read_dataset(str(tmp_path / "chunked"))
+    _assert_same(a, [b])
