@@ -113,6 +113,7 @@ def test_too_many_bad_rows_fail_and_write_no_clean_data(
     )
     assert result.exit_code == 1
     assert "max-bad-fraction" in result.output
+    assert "type:timestamp (1 rows)" in " ".join(result.output.split())
     assert not (out / "clean").exists()
     assert (out / "report.json").exists()
 

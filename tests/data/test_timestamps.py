@@ -107,23 +107,8 @@ def test_generated_data_written_by_pandas_to_csv_ingests_without_loss(tmp_path: 
     """``fraudops data generate`` -> pandas ``to_csv`` -> ingest, identity mapping."""
     runner = CliRunner()
     raw = tmp_path / "raw"
-    result = runner.invoke(
-        app,
-        [
-            "data",
-            "generate",
-            "--customers",
-            "300",
-            "--days",
-            "3",
-            "--start",
-            "2024-11-01",
-            "--fraud-rate",
-            "0.05",
-            "--out",
-            str(raw),
-        ],
-    )
+    generate = "data generate --customers 300 --days 3 --start 2024-11-01 --fraud-rate 0.05"
+    result = runner.invoke(app, [*generate.split(), "--out", str(raw)])
     assert result.exit_code == 0, result.output
     generated = store.read_dataset(str(raw))
     csv = tmp_path / "export.csv"

@@ -80,6 +80,16 @@ def _totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _top_failures(reports: dict[str, dict[str, Any]], most: int = 3) -> str:
+    """The checks failed by the most rows over all batches, for the rejection message."""
+    counts: dict[str, int] = {}
+    for report in reports.values():
+        for check, rows in report["failures_by_check"].items():
+            counts[check] = counts.get(check, 0) + rows
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:most]
+    return ", ".join(f"{check} ({rows:,} rows)" for check, rows in top)
+
+
 def _write_validated(
     results: dict[str, ValidationResult],
     out_uri: str,
@@ -121,9 +131,9 @@ def _write_validated(
         worst = max(results[d].bad_fraction for d in rejected)
         raise BatchRejectedError(
             f"{len(rejected)} batch(es) have more bad rows than --max-bad-fraction "
-            f"{max_bad_fraction:g} (worst {worst:.2%}, first {rejected[0]}); nothing was "
-            f"written to {clean_uri}; see {quarantine_uri} and "
-            f"{store.join_uri(out_uri, 'report.json')}"
+            f"{max_bad_fraction:g} (worst {worst:.2%}, first {rejected[0]}); most failed: "
+            f"{_top_failures(reports)}; nothing was written to {clean_uri}; see "
+            f"{quarantine_uri} and {store.join_uri(out_uri, 'report.json')}"
         )
     return report
 
