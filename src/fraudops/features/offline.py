@@ -255,7 +255,9 @@ def compute_features(
         engine = EntityWindows(frame, entity, ts)
         # window by window, so only one window's bounds are held at a time
         for f in sorted(defs, key=lambda d: (d.window, d.delay, d.include_current)):
-            values = engine.compute(f, known)[first:]
+            values = engine.compute(f, known)
+            if first:  # a copy: a view would keep the history rows' values alive
+                values = values[first:].copy()
             computed[f.name] = pl.Series(f.name, values, dtype=compact_dtype(f))
         del engine  # free this entity's sorted copies before the next one
         logger.debug("%s features in %.1f s", entity, time.perf_counter() - started)
