@@ -131,9 +131,9 @@ def _write_validated(
         worst = max(results[d].bad_fraction for d in rejected)
         raise BatchRejectedError(
             f"{len(rejected)} batch(es) have more bad rows than --max-bad-fraction "
-            f"{max_bad_fraction:g} (worst {worst:.2%}, first {rejected[0]}); most failed: "
-            f"{_top_failures(reports)}; nothing was written to {clean_uri}; see "
-            f"{quarantine_uri} and {store.join_uri(out_uri, 'report.json')}"
+            f"{max_bad_fraction:g} (worst {worst:.2%}, first {rejected[0]}); nothing was "
+            f"written to {clean_uri}; see {quarantine_uri} and "
+            f"{store.join_uri(out_uri, 'report.json')}; most failed: {_top_failures(reports)}"
         )
     return report
 
