@@ -13,8 +13,13 @@
    ``groupby().diff()`` for "new" and "seconds since", a ``groupby().cumsum()`` of label
    events for the label-aware risk), then checks it equals fraudops on the same rows.
 
+With ``--chunk-days N`` a third child builds the same table in time chunks of N days,
+each read with the spec's look-back (``build_features(chunk_days=N)``), for its peak RSS
+and time against the whole-history build.
+
 Last line: JSON with rows, seconds, rows_per_s (end to end), ratio_vs_pandas (fraudops
-end-to-end rows/s over pandas compute-only rows/s), peak_rss_mb and the details.
+end-to-end rows/s over pandas compute-only rows/s), peak_rss_mb and the details (with
+``--chunk-days``: chunked_seconds, chunked_peak_rss_mb and their ratios to the whole).
 """
 
 from __future__ import annotations
@@ -162,11 +167,11 @@ def pandas_features(tx: pd.DataFrame) -> pd.DataFrame:
 # --- children ----------------------------------------------------------------------------
 
 
-def child_fraudops(source: str) -> dict[str, Any]:
+def child_fraudops(source: str, chunk_days: int | None = None) -> dict[str, Any]:
     from fraudops.pipelines.features import build_features
 
     with tempfile.TemporaryDirectory() as out:
-        summary = build_features(source, out)
+        summary = build_features(source, out, chunk_days=chunk_days)
     return {**summary, "peak_rss_mb": round(peak_rss_mb())}
 
 
@@ -198,9 +203,10 @@ def child_pandas(source: str) -> dict[str, Any]:
     }
 
 
-def run_child(kind: str, source: str) -> dict[str, Any]:
+def run_child(kind: str, source: str, chunk_days: int | None = None) -> dict[str, Any]:
+    chunking = [] if chunk_days is None else ["--chunk-days", str(chunk_days)]
     completed = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--source", source],
+        [sys.executable, __file__, "--child", kind, "--source", source, *chunking],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -217,12 +223,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "fraudops-bench"))
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--chunk-days",
+        type=int,
+        help="also build in time chunks of this many days (plus the spec's look-back)",
+    )
     parser.add_argument("--child", choices=["fraudops", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run = child_fraudops if args.child == "fraudops" else child_pandas
-        print(json.dumps(run(args.source), default=str))
+        if args.child == "fraudops":
+            print(json.dumps(child_fraudops(args.source, args.chunk_days), default=str))
+        else:
+            print(json.dumps(child_pandas(args.source), default=str))
         return
 
     root = Path(args.data_dir)
@@ -261,6 +274,15 @@ def main() -> None:
         )
     else:
         result["ratio_vs_pandas"] = None
+    if args.chunk_days is not None:
+        chunked = run_child("fraudops", large, args.chunk_days)
+        result.update(
+            chunk_days=args.chunk_days,
+            chunked_seconds=chunked["seconds"],
+            chunked_peak_rss_mb=chunked["peak_rss_mb"],
+            chunked_time_ratio=round(chunked["seconds"] / ours["seconds"], 2),
+            chunked_memory_ratio=round(chunked["peak_rss_mb"] / ours["peak_rss_mb"], 2),
+        )
     print(json.dumps(result))
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudops.data.validate import QUARANTINE_REASON, validate_batch
+from fraudops.data.validate import QUARANTINE_REASON, repeated_after_first, validate_batch
 
 DAY = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -119,3 +119,102 @@ def test_report_has_counts_null_rates_fraud_rate_and_amounts(day_one: pl.DataFra
     assert set(report["null_rates"]) >= {"device_id", "amount"}
     assert 0 <= report["fraud_rate"] <= 1
     assert report["amount"]["min"] > 0
+
+
+def test_an_unreadable_value_is_named_and_not_reported_as_null(day_one: pl.DataFrame) -> None:
+    text = day_one.with_columns(pl.col("amount").cast(pl.String))
+    result = validate_batch(_corrupt(text, 9, amount="twelve euros"), DAY)
+    assert result.quarantine[QUARANTINE_REASON].to_list() == ["type:amount='twelve euros'"]
+    assert result.report["failures_by_check"] == {"type:amount": 1}
+
+
+def test_padded_numbers_read_and_blank_text_is_missing(day_one: pl.DataFrame) -> None:
+    text = day_one.with_columns(pl.col("amount", "customer_lat").cast(pl.String))
+    text = _corrupt(text, 4, amount=" 12.5 ", customer_lat="  ")
+    result = validate_batch(text, DAY)
+    assert result.quarantine.height == 0
+    row = result.clean.row(4, named=True)
+    assert row["amount"] == 12.5
+    assert row["customer_lat"] is None
+
+
+def test_every_row_failing_one_check_is_quarantined_with_that_reason(
+    day_one: pl.DataFrame,
+) -> None:
+    bad = day_one.with_columns(channel=pl.lit("telepathy"))
+    result = validate_batch(bad, DAY)
+    assert result.clean.height == 0
+    reason = "isin(['pos', 'contactless', 'ecom', 'atm']):channel"
+    assert result.quarantine[QUARANTINE_REASON].unique().to_list() == [reason]
+    assert result.report["failures_by_check"] == {reason: day_one.height}
+    assert result.quarantine["channel"].unique().to_list() == ["telepathy"]
+
+
+CORRUPTIONS: dict[str, dict[str, object]] = {
+    "negative_amount": {"amount": -5.0},
+    "huge_amount": {"amount": 5e7},
+    "nan_amount": {"amount": float("nan")},
+    "inf_amount": {"amount": float("inf")},
+    "null_amount": {"amount": None},
+    "bad_channel": {"channel": "x"},
+    "null_channel": {"channel": None},
+    "empty_card": {"card_id": ""},
+    "null_id": {"transaction_id": None},
+    "bad_mcc": {"mcc": "54x1"},
+    "empty_mcc": {"mcc": ""},
+    "lower_currency": {"currency": "eur"},
+    "bad_lat": {"customer_lat": 123.0},
+    "nan_lat": {"merchant_lat": float("nan")},
+    "late": {"timestamp": datetime(2026, 3, 5, tzinfo=UTC)},
+    "null_time": {"timestamp": None},
+    "scenario_genuine": {"fraud_scenario": "card_testing", "is_fraud": 0},
+    "scenario_unlabelled": {"fraud_scenario": "x", "is_fraud": None},
+    "label_early": {"label_available_at": datetime(2026, 2, 1, tzinfo=UTC), "is_fraud": 1},
+    "label_genuine": {"label_available_at": datetime(2026, 3, 3, tzinfo=UTC), "is_fraud": 0},
+    "is_fraud_3": {"is_fraud": 3},
+}
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=199),
+            st.sampled_from([*CORRUPTIONS, "dup"]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_polars_checks_fail_the_same_rows_for_the_same_reasons_as_pandera(
+    small_transactions: pl.DataFrame, edits: list[tuple[int, str]]
+) -> None:
+    from validation_reference import pandera_reasons
+
+    frame = small_transactions.filter(pl.col("timestamp") < DAY[1]).head(200)
+    for row, kind in edits:
+        if kind == "dup":
+            frame = pl.concat([frame, frame.slice(row, 1)])
+        else:
+            frame = _corrupt(frame, row, **CORRUPTIONS[kind])
+    result = validate_batch(frame, DAY)
+    assert result.bad_mask is not None
+    rows = result.bad_mask.arg_true().to_list()
+    ours = {
+        i: set(r.split("; "))
+        for i, r in zip(rows, result.quarantine[QUARANTINE_REASON], strict=True)
+    }
+    expected = pandera_reasons(frame, DAY)
+    assert ours == expected
+    counts: dict[str, int] = {}
+    for names in expected.values():
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    assert result.report["failures_by_check"] == counts
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", ""])), max_size=30))
+def test_repeats_after_the_first_are_found_as_polars_finds_them(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    expected = series.is_not_null() & ~series.is_first_distinct()
+    assert repeated_after_first(series).to_list() == expected.to_list()

@@ -12,11 +12,11 @@ import polars as pl
 
 from fraudops.data import store
 from fraudops.data.generate import SimulationConfig, World, generate_day
-from fraudops.data.ingest import ColumnMapping, apply_mapping, read_export
+from fraudops.data.ingest import ColumnMapping, map_export, read_export
 from fraudops.data.validate import (
     BatchRejectedError,
     ValidationResult,
-    coerce_frame,
+    failure_counts,
     quality_report,
     validate_batch,
 )
@@ -80,6 +80,16 @@ def _totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _top_failures(reports: dict[str, dict[str, Any]], most: int = 3) -> str:
+    """The checks failed by the most rows over all batches, for the rejection message."""
+    counts: dict[str, int] = {}
+    for report in reports.values():
+        for check, rows in report["failures_by_check"].items():
+            counts[check] = counts.get(check, 0) + rows
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:most]
+    return ", ".join(f"{check} ({rows:,} rows)" for check, rows in top)
+
+
 def _write_validated(
     results: dict[str, ValidationResult],
     out_uri: str,
@@ -123,7 +133,7 @@ def _write_validated(
             f"{len(rejected)} batch(es) have more bad rows than --max-bad-fraction "
             f"{max_bad_fraction:g} (worst {worst:.2%}, first {rejected[0]}); nothing was "
             f"written to {clean_uri}; see {quarantine_uri} and "
-            f"{store.join_uri(out_uri, 'report.json')}"
+            f"{store.join_uri(out_uri, 'report.json')}; most failed: {_top_failures(reports)}"
         )
     return report
 
@@ -157,24 +167,30 @@ def ingest_export(
 ) -> dict[str, Any]:
     """Map a user's export onto the canonical schema, then validate and store it by day."""
     export = read_export(input_uri, storage_options)
-    mapped = apply_mapping(export, mapping)
-    typed, problems = coerce_frame(mapped)
+    typed, unreadable = map_export(export, mapping)
     # rows are validated together (ids unique across the file), then stored by day;
     # rows whose timestamp could not be read are kept under the file's first day
-    whole = validate_batch(typed, None, original=export, cast_problems=problems)
+    whole = validate_batch(typed, None, original=export, unreadable=unreadable)
     assert whole.bad_mask is not None
+    assert whole.failed_checks is not None
     days = typed["timestamp"].dt.date().cast(pl.String)
     fallback = days.drop_nulls().min() or "1970-01-01"
     days = days.fill_null(fallback)
     clean_days = days.filter(~whole.bad_mask)
     quarantine_days = days.filter(whole.bad_mask)
     results: dict[str, ValidationResult] = {}
-    for day in sorted(set(days.to_list())):
-        in_day = days == day
+    for day, in_day in _day_masks(days):
         result = ValidationResult(
             clean=whole.clean.filter(clean_days == day),
             quarantine=whole.quarantine.filter(quarantine_days == day),
         )
-        result.report = quality_report(typed.filter(in_day), result.clean, result.quarantine)
-        results[str(day)] = result
+        failures = failure_counts(whole.failed_checks.filter(in_day))
+        result.report = quality_report(
+            typed.filter(in_day), result.clean, result.quarantine, failures
+        )
+        results[day] = result
     return _write_validated(results, out_uri, max_bad_fraction, storage_options, input_uri)
+
+
+def _day_masks(days: pl.Series) -> list[tuple[str, pl.Series]]:
+    return [(str(day), days == day) for day in days.unique().sort().to_list()]

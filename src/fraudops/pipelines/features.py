@@ -15,6 +15,7 @@ import polars as pl
 
 from fraudops.data import store
 from fraudops.data.store import resolve_transactions_uri
+from fraudops.features.chunked import chunked_features
 from fraudops.features.offline import as_float64, compute_features
 from fraudops.features.online import OnlineFeatureEngine
 from fraudops.features.spec import FEATURES, describe_features, spec_hash
@@ -81,6 +82,7 @@ def build_features(
     storage_options: dict[str, Any] | None = None,
     labels_uri: str | None = None,
     on_day: Progress | None = None,
+    chunk_days: int | None = None,
 ) -> dict[str, Any]:
     """Compute the offline features of every stored transaction and write them by day.
 
@@ -89,19 +91,50 @@ def build_features(
     the transactions' own ``is_fraud``/``label_available_at``. Writes
     ``<out>/date=YYYY-MM-DD/part-0.parquet``, the manifest and ``<out>/feature_list.json``
     (spec hash, names, dtypes, descriptions).
+
+    With ``chunk_days``, days are read and computed that many at a time, each chunk with
+    the spec's look-back before it (``fraudops.features.chunked``): memory follows the
+    chunk plus look-back, not the whole history; timings then cover all steps at once.
     """
     started = time.perf_counter()
     source = resolve_transactions_uri(input_uri, storage_options)
+    _check_spec(out_uri, storage_options)
+    labels = read_labels(labels_uri, storage_options) if labels_uri else None
+    if chunk_days is not None:
+        return _build_chunked(
+            source, out_uri, storage_options, labels, labels_uri, on_day, chunk_days, started
+        )
     transactions = store.read_dataset(source, storage_options=storage_options)
     if transactions.height == 0:
         raise FileNotFoundError(f"no transactions (date=YYYY-MM-DD partitions) under {input_uri}")
-    _check_spec(out_uri, storage_options)
-    labels = read_labels(labels_uri, storage_options) if labels_uri else None
     read = time.perf_counter()
     # compact integer dtypes in memory; each day becomes float64 as it is written
     features = compute_features(transactions, labels)
     del transactions
     computed = time.perf_counter()
+    infos = _write_days(features, out_uri, storage_options, on_day)
+    return _finish(
+        source,
+        out_uri,
+        storage_options,
+        labels_uri,
+        infos,
+        features.height,
+        {
+            "read_seconds": round(read - started, 3),
+            "compute_seconds": round(computed - read, 3),
+            "write_seconds": round(time.perf_counter() - computed, 3),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+
+
+def _write_days(
+    features: pl.DataFrame,
+    out_uri: str,
+    storage_options: dict[str, Any] | None,
+    on_day: Progress | None,
+) -> list[Any]:
     infos = []
     for day, offset, length in _day_slices(features):
         part = as_float64(features.slice(offset, length))
@@ -110,10 +143,48 @@ def build_features(
         )
         if on_day:
             on_day(day, length)
+    return infos
+
+
+def _build_chunked(
+    source: str,
+    out_uri: str,
+    storage_options: dict[str, Any] | None,
+    labels: pl.DataFrame | None,
+    labels_uri: str | None,
+    on_day: Progress | None,
+    chunk_days: int,
+    started: float,
+) -> dict[str, Any]:
+    days = [date.fromisoformat(d) for d in store.list_partitions(source, storage_options)]
+    if not days:
+        raise FileNotFoundError(f"no transactions (date=YYYY-MM-DD partitions) under {source}")
+
+    def load(first: date, last: date) -> pl.DataFrame:
+        return store.read_dataset(source, first, last, storage_options)
+
+    infos: list[Any] = []
+    rows = 0
+    for _, part in chunked_features(load, days, chunk_days, labels):
+        infos += _write_days(part, out_uri, storage_options, on_day)
+        rows += part.height
+    timings = {"chunk_days": chunk_days, "seconds": round(time.perf_counter() - started, 3)}
+    return _finish(source, out_uri, storage_options, labels_uri, infos, rows, timings)
+
+
+def _finish(
+    source: str,
+    out_uri: str,
+    storage_options: dict[str, Any] | None,
+    labels_uri: str | None,
+    infos: list[Any],
+    rows: int,
+    timings: dict[str, Any],
+) -> dict[str, Any]:
     manifest = store.record_partitions(out_uri, infos, storage_options)
     source_manifest = store.read_manifest(source, storage_options)
     summary = {
-        "rows": features.height,
+        "rows": rows,
         "partitions": len(infos),
         "features": len(FEATURES),
         "spec_hash": spec_hash(),
@@ -122,10 +193,7 @@ def build_features(
         "source_dataset_hash": source_manifest.get("dataset_hash"),
         "labels": labels_uri or "transactions (is_fraud, label_available_at)",
         "out_uri": out_uri,
-        "read_seconds": round(read - started, 3),
-        "compute_seconds": round(computed - read, 3),
-        "write_seconds": round(time.perf_counter() - computed, 3),
-        "seconds": round(time.perf_counter() - started, 3),
+        **timings,
     }
     feature_list = {
         "spec_hash": summary["spec_hash"],
@@ -138,9 +206,7 @@ def build_features(
         "labels": summary["labels"],
     }
     store.write_json(store.join_uri(out_uri, FEATURE_LIST_NAME), feature_list, storage_options)
-    logger.info(
-        "wrote %d feature rows in %d partitions to %s", features.height, len(infos), out_uri
-    )
+    logger.info("wrote %d feature rows in %d partitions to %s", rows, len(infos), out_uri)
     return summary
 
 
