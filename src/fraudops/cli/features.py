@@ -32,6 +32,14 @@ def features_build(
             "dataset; default: the transactions' own labels and label_available_at."
         ),
     ] = None,
+    chunk_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Compute this many days at a time, each with the look-back its windows need "
+            "(bounded memory, same values); default: the whole history at once.",
+        ),
+    ] = None,
 ) -> None:
     """Compute every feature of every transaction as of its own time and store them."""
     from fraudops.pipelines.features import build_features
@@ -43,7 +51,9 @@ def features_build(
         def on_day(day: str, rows: int) -> None:
             bar.update(task, advance=1, detail=f"wrote {day} · {rows:,} rows")
 
-        summary = build_features(input, out, s.storage_options(), labels, on_day=on_day)
+        summary = build_features(
+            input, out, s.storage_options(), labels, on_day=on_day, chunk_days=chunk_days
+        )
     table = Table(title="Features")
     for column in ("transactions", "features", "days", "spec hash", "seconds", "written to"):
         table.add_column(column)
