@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_ADMIN_API_KEY = "dev-admin-key"
+DEFAULT_CONSOLE_SECRET = "dev-console-secret"  # noqa: S105 - refused in production
 MODEL_NAME = "fraud-detector"
 # Where a production API serves /metrics when FRAUDOPS_METRICS_PORT is not set.
 PRODUCTION_METRICS_PORT = 9464
@@ -162,6 +163,15 @@ class Settings(BaseSettings):
         description="Rules file (YAML) the API decides with; default rules.yaml under the home "
         "folder when it exists (no rules otherwise).",
     )
+    cases_url: str | None = Field(
+        None,
+        description="Case store (SQLAlchemy URL): default SQLite under the home folder; "
+        "postgresql+psycopg2://... in the stack.",
+    )
+    console_secret: SecretStr = Field(
+        SecretStr(DEFAULT_CONSOLE_SECRET),
+        description="Signs the analyst console's session cookies and CSRF tokens.",
+    )
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
     )
@@ -173,6 +183,7 @@ class Settings(BaseSettings):
         for name, default in (
             ("api_key", DEFAULT_API_KEY),
             ("admin_api_key", DEFAULT_ADMIN_API_KEY),
+            ("console_secret", DEFAULT_CONSOLE_SECRET),
         ):
             problem = key_weakness(getattr(self, name).get_secret_value(), default)
             if problem:
@@ -211,6 +222,10 @@ class Settings(BaseSettings):
         if self.online_store_uri.startswith(("redis://", "rediss://")):
             return self.online_store_uri
         return f"sqlite:///{(self.home / 'lists.db').resolve()}"
+
+    @property
+    def resolved_cases_url(self) -> str:
+        return self.cases_url or f"sqlite:///{(self.home / 'cases.db').resolve()}"
 
     @property
     def resolved_rules_path(self) -> Path:

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from fraudops import __version__
+from fraudops.cases.recorder import CaseRecorder
 from fraudops.config import Settings
+from fraudops.console import mount_console, open_cases
 from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
 from fraudops.decisions.lists import ListCache, open_list_backend
@@ -48,6 +50,7 @@ class AppState:
     label_log: AppendLog | None = None
     lists: ListCache | None = None
     rules: RulesHolder | None = None
+    cases: CaseRecorder | None = None
     draining: bool = False
 
 
@@ -174,6 +177,8 @@ def start_state(
         )
         state.label_log.start()
     decisions = _open_decisions(state)
+    if state.cases is None:
+        state.cases = open_cases(state)
     state.service = ScoringService(
         state.holder,
         state.engine,
@@ -181,6 +186,7 @@ def start_state(
         state.label_log,
         state.metrics,
         decisions=decisions,
+        cases=state.cases,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -253,6 +259,8 @@ def stop_state(state: AppState) -> None:
             log.close()
     if state.lists is not None:
         state.lists.backend.close()
+    if state.cases is not None:
+        state.cases.close()
     if state.metrics:
         state.metrics.model_loaded.set(0)
 
@@ -289,6 +297,7 @@ def create_app(
     routers = (health, predict, labels, lists, model, admin)
     for router in (module.router for module in routers):
         app.include_router(router)
+    mount_console(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
