@@ -110,8 +110,8 @@ def test_the_writer_thread_stores_cases_then_labels_in_order(store: CaseStore) -
     recorder.start()
     tx, result = scored(1, "review")
     recorder.on_scored([tx], [result])
-    recorder.on_label("tx-1", 1, "chargeback", T0)
-    recorder.on_label("tx-1", 0, "analyst", T0 + timedelta(hours=1))
+    recorder.on_label("tx-1", 1, T0, "chargeback")
+    recorder.on_label("tx-1", 0, T0 + timedelta(hours=1), "analyst")
     recorder.close()
     assert store.by_transaction("tx-1") is not None
     assert [c.later_source for c in store.conflicts()] == ["analyst"]
