@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from fraudops.cases.models import Case
-from fraudops.cases.store import CaseError, CaseStore
+from fraudops.cases.store import CaseError, CaseStore, utc
 from fraudops.serving.deps import AdminKey
 
 router = APIRouter(tags=["cases"], dependencies=[AdminKey])
@@ -28,7 +28,7 @@ def case_json(case: Case, events: bool = False) -> dict[str, Any]:
         "transaction_id": case.transaction_id,
         "card_id": case.card_id,
         "amount": case.amount,
-        "transaction_time": case.transaction_time.isoformat(),
+        "transaction_time": utc(case.transaction_time).isoformat(),
         "fraud_probability": case.fraud_probability,
         "score": case.score,
         "decision": case.decision,
@@ -37,12 +37,12 @@ def case_json(case: Case, events: bool = False) -> dict[str, Any]:
         "reasons": case.reasons.get("reasons", []),
         "state": case.state,
         "owner": case.owner,
-        "created_at": case.created_at.isoformat(),
+        "created_at": utc(case.created_at).isoformat(),
     }
     if events:
         out["events"] = [
             {
-                "at": e.at.isoformat(),
+                "at": utc(e.at).isoformat(),
                 "actor": e.actor,
                 "action": e.action,
                 "from_state": e.from_state,
@@ -78,14 +78,14 @@ async def conflicts(request: Request) -> list[dict[str, Any]]:
             "earlier": {
                 "source": c.earlier_source,
                 "is_fraud": c.earlier_is_fraud,
-                "reported_at": c.earlier_reported_at.isoformat(),
+                "reported_at": utc(c.earlier_reported_at).isoformat(),
             },
             "later": {
                 "source": c.later_source,
                 "is_fraud": c.later_is_fraud,
-                "reported_at": c.later_reported_at.isoformat(),
+                "reported_at": utc(c.later_reported_at).isoformat(),
             },
-            "recorded_at": c.recorded_at.isoformat(),
+            "recorded_at": utc(c.recorded_at).isoformat(),
         }
         for c in rows
     ]
