@@ -104,3 +104,39 @@ def label_maturity_days(
         return floor_days
     delays = (sample["label_available_at"] - sample["timestamp"]).dt.total_seconds() / 86_400
     return max(floor_days, int(np.ceil(float(np.quantile(delays.to_numpy(), quantile)))))
+
+
+def with_label_feed(frame: pl.DataFrame, feed: pl.DataFrame | None) -> pl.DataFrame:
+    """The frame's labels joined with a label feed (chargebacks, analyst verdicts: any
+    ``source``): a row is fraud from the earliest fraud report of either, at that report's
+    time, so an analyst's verdict counts from the day it was given. A feed's genuine
+    reports change nothing (an unlabelled row already counts as genuine), and a feed with
+    no fraud report leaves the frame as it is."""
+    if feed is None or feed.height == 0 or frame.height == 0:
+        return frame
+    reports = (
+        feed.lazy()
+        .select(
+            pl.col("transaction_id").cast(pl.String),
+            pl.col("is_fraud").cast(pl.Int8),
+            pl.col("reported_at").cast(pl.Datetime("us", "UTC")),
+        )
+        .filter(pl.col("is_fraud") == 1, pl.col("reported_at").is_not_null())
+        .group_by("transaction_id")
+        .agg(pl.col("reported_at").min().alias("__reported"))
+        .collect()
+    )
+    if reports.height == 0:
+        return frame
+    available = frame.schema["label_available_at"]
+    joined = frame.join(reports, on="transaction_id", how="left", maintain_order="left")
+    reported = pl.col("__reported").cast(available)
+    own = pl.when(pl.col("is_fraud") == 1).then(pl.col("label_available_at"))
+    return joined.with_columns(
+        pl.when(reported.is_not_null())
+        .then(1)
+        .otherwise(pl.col("is_fraud"))
+        .cast(frame.schema["is_fraud"])
+        .alias("is_fraud"),
+        pl.min_horizontal(own, reported).alias("label_available_at"),
+    ).drop("__reported")
