@@ -141,7 +141,9 @@ def test_console_login_verdict_label_and_block(console: Any, settings: Settings)
     for page_path in ("/console/rules", "/console/dashboard"):
         assert client.get(page_path).status_code == 200
     assert "big_spend" in client.get("/console/rules").text
-    assert "fraudops_cases_dropped_total 0.0" in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert "fraudops_cases_dropped_total 0.0" in metrics
+    assert "fraudops_cases_open 0.0" in metrics  # the only case was closed
 
 
 def test_production_refuses_the_default_console_secret() -> None:

@@ -30,6 +30,7 @@ def open_cases(state: Any) -> Any:
         "Cases and labels not stored because the case writer's queue was full.",
         registry=state.metrics.registry,
     )
+    _queue_gauges(store, state.metrics.registry)
     cache: dict[str, Any] = {"for": None, "names": frozenset()}
 
     def case_rules() -> frozenset[str]:
@@ -44,6 +45,29 @@ def open_cases(state: Any) -> Any:
     recorder = CaseRecorder(store, case_rules, on_drop=dropped.inc)
     recorder.start()
     return recorder
+
+
+def _queue_gauges(store: Any, registry: Any) -> None:
+    """Queue size and oldest-case age, read from the store when Prometheus scrapes."""
+    from datetime import UTC, datetime
+
+    from prometheus_client import Gauge
+
+    def stat(name: str) -> float:
+        try:
+            value = store.queue_stats(datetime.now(UTC))[name]
+        except Exception:  # a store that is down must not break /metrics
+            return float("nan")
+        return float("nan") if value is None else float(value)
+
+    size = Gauge("fraudops_cases_open", "Cases open or in review.", registry=registry)
+    size.set_function(lambda: stat("queue_size"))
+    age = Gauge(
+        "fraudops_cases_oldest_age_seconds",
+        "Age of the oldest case still open or in review (NaN when the queue is empty).",
+        registry=registry,
+    )
+    age.set_function(lambda: stat("oldest_age_seconds"))
 
 
 def mount_console(app: Any) -> None:
