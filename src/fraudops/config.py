@@ -183,7 +183,6 @@ class Settings(BaseSettings):
         for name, default in (
             ("api_key", DEFAULT_API_KEY),
             ("admin_api_key", DEFAULT_ADMIN_API_KEY),
-            ("console_secret", DEFAULT_CONSOLE_SECRET),
         ):
             problem = key_weakness(getattr(self, name).get_secret_value(), default)
             if problem:
@@ -194,6 +193,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY must differ in production "
                 "(with one key, every scoring client could also reload models)"
+            )
+        problem = key_weakness(self.console_secret.get_secret_value(), DEFAULT_CONSOLE_SECRET)
+        if problem:
+            raise ValueError(
+                f"FRAUDOPS_CONSOLE_SECRET is refused in production: {problem}. {KEY_RULE}"
             )
         return self
 
