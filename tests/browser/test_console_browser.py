@@ -37,8 +37,21 @@ def test_analyst_works_a_case_and_blocks_the_card(
     rules = httpx.put(f"{live_api.url}/admin/rules", content=RULES, headers=ADMIN, timeout=10)
     assert rules.status_code == 200, rules.text
     for i, amount in enumerate((40.0, 75.0, 820.0)):
-        predict(live_api, transaction_id=f"tx-b{i}", card_id="card-browser", amount=amount)
-    predict(live_api, transaction_id="tx-other", card_id="card-other", amount=610.0)
+        moment = f"2026-03-01T{9 + 2 * i:02d}:15:00Z"
+        predict(
+            live_api,
+            transaction_id=f"tx-b{i}",
+            card_id="card-browser",
+            amount=amount,
+            timestamp=moment,
+        )
+    predict(
+        live_api,
+        transaction_id="tx-other",
+        card_id="card-other",
+        amount=610.0,
+        timestamp="2026-03-01T14:40:00Z",
+    )
     live_api.state.cases.drain()
     live_api.state.prediction_log.flush()  # the timeline reads the prediction log
 
@@ -69,7 +82,13 @@ def test_analyst_works_a_case_and_blocks_the_card(
     assert "verdict" in audit
     assert "block_card" in audit
 
-    answer = predict(live_api, transaction_id="tx-b9", card_id="card-browser", amount=12.0)
+    answer = predict(
+        live_api,
+        transaction_id="tx-b9",
+        card_id="card-browser",
+        amount=12.0,
+        timestamp="2026-03-01T16:00:00Z",
+    )
     assert (answer["decision"], answer["decided_by"]["stage"]) == ("decline", "block_list")
     live_api.state.label_log.flush()
     live_api.state.cases.drain()
