@@ -154,3 +154,46 @@ def test_production_refuses_the_default_console_secret() -> None:
             admin_api_key="Adm1n-key-abcdefghijkl",
             _env_file=None,  # type: ignore[call-arg]
         )
+
+
+def test_an_analyst_works_only_own_or_unowned_cases_and_an_admin_any(console: Any) -> None:
+    client, state = console
+    store = state.cases.store
+    now = datetime.now(UTC)
+    add_user(store, "bob", "bob password!", "analyst", now)
+    add_user(store, "lead", "lead password!", "admin", now)
+    body = tx(transaction_id="tx-own", card_id="card-own", amount=640.0)
+    assert client.post("/v1/predict", json=body, headers=KEY).status_code == 200
+    state.cases.drain()
+    case_id = store.by_transaction("tx-own").id
+
+    assert log_in(client).status_code == 303  # ana takes the case
+    token = csrf_of(client.get(f"/console/cases/{case_id}").text)
+    taken = client.post(f"/console/cases/{case_id}/take", data={"csrf_token": token})
+    assert taken.status_code == 200
+    assert store.get(case_id).owner == "ana"
+
+    def as_user(name: str, password: str) -> str:
+        client.cookies.clear()
+        login_token = csrf_of(client.get("/console/login").text)
+        form = {"username": name, "password": password, "csrf_token": login_token}
+        assert client.post("/console/login", data=form).status_code == 200
+        return csrf_of(client.get(f"/console/cases/{case_id}").text)
+
+    bob = as_user("bob", "bob password!")
+    refused = client.post(
+        f"/console/cases/{case_id}/verdict", data={"verdict": "genuine", "csrf_token": bob}
+    )
+    assert refused.status_code == 403
+    assert "belongs to ana" in refused.text
+    lead = as_user("lead", "lead password!")
+    closed = client.post(
+        f"/console/cases/{case_id}/verdict", data={"verdict": "genuine", "csrf_token": lead}
+    )
+    assert closed.status_code == 200
+    case = store.get(case_id)
+    assert case.state == "genuine"
+    assert [(e.actor, e.action) for e in case.events][-1] == ("lead", "verdict")
+    # a token from another session is refused
+    stolen = client.post(f"/console/cases/{case_id}/block", data={"csrf_token": bob})
+    assert stolen.status_code == 403
