@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraudops.schema import first_fraud_reports
+
 logger = logging.getLogger(__name__)
 
 
@@ -114,18 +116,7 @@ def with_label_feed(frame: pl.DataFrame, feed: pl.DataFrame | None) -> pl.DataFr
     no fraud report leaves the frame as it is."""
     if feed is None or feed.height == 0 or frame.height == 0:
         return frame
-    reports = (
-        feed.lazy()
-        .select(
-            pl.col("transaction_id").cast(pl.String),
-            pl.col("is_fraud").cast(pl.Int8),
-            pl.col("reported_at").cast(pl.Datetime("us", "UTC")),
-        )
-        .filter(pl.col("is_fraud") == 1, pl.col("reported_at").is_not_null())
-        .group_by("transaction_id")
-        .agg(pl.col("reported_at").min().alias("__reported"))
-        .collect()
-    )
+    reports = first_fraud_reports(feed).rename({"reported_at": "__reported"})
     if reports.height == 0:
         return frame
     available = frame.schema["label_available_at"]
