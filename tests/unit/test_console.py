@@ -197,3 +197,17 @@ def test_an_analyst_works_only_own_or_unowned_cases_and_an_admin_any(console: An
     # a token from another session is refused
     stolen = client.post(f"/console/cases/{case_id}/block", data={"csrf_token": bob})
     assert stolen.status_code == 403
+
+
+def test_wrong_passwords_hit_the_failed_authentication_limit(
+    settings: Settings, trained_model: Any
+) -> None:
+    limited = settings.model_copy(update={"auth_failure_limit": 2})
+    app = create_app(limited, holder=ModelHolder(limited), poll_registry=False)
+    with TestClient(app) as client:
+        store = app.state.fraudops.cases.store
+        add_user(store, "ana", "analyst password", "analyst", datetime.now(UTC))
+        assert [log_in(client, "wrong password").status_code for _ in range(2)] == [401, 401]
+        blocked = log_in(client)  # even the right password waits now
+        assert blocked.status_code == 429
+        assert "Retry-After" in blocked.headers

@@ -8,6 +8,7 @@ session's CSRF token. A verdict closes the case and goes to the label feed at on
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from fraudops.console.session import (
     require_csrf,
 )
 from fraudops.decisions.lists import ListEntry
+from fraudops.serving.deps import client_address
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["age"] = views.age_text
@@ -67,8 +69,19 @@ async def login(
 ) -> Any:
     check_login_form_token(request, csrf_token)
     store = _cases(request)
+    # wrong passwords count against the same per-client limit as wrong API keys
+    limiter = _state(request).auth_limiter
+    client = client_address(request.scope.get("client"))
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            "too many failed log-ins from this client; retry later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     user = await asyncio.to_thread(authenticate, store, username, password)
     if user is None:
+        limiter.record_failure(client)
         response = _page(
             request,
             "login.html",
