@@ -20,6 +20,9 @@ from fraudops.cases.store import CaseStore, NewCase
 
 logger = logging.getLogger(__name__)
 _STOP = object()
+# queued items stored per database transaction: one commit (an fsync on SQLite) per case
+# would cap the writer at a few dozen cases a second
+WRITE_BATCH = 500
 
 
 def _json_safe(value: Any) -> Any:
@@ -103,29 +106,50 @@ class CaseRecorder:
         self._offer(("label", (transaction_id, is_fraud, reported_at, source)), 1)
 
     # -- the writer ------------------------------------------------------------------------
-    def _write(self, item: Any) -> None:
-        kind, payload = item
+    def _write(self, items: Sequence[Any]) -> None:
+        """Store items in their order; consecutive case items share one transaction."""
         now = self.clock()
-        if kind == "cases":
-            self.opened += self.store.create_cases([new_case(tx, r) for tx, r in payload], now)
-        else:
-            transaction_id, is_fraud, reported_at, source = payload
-            self.store.record_label(
-                transaction_id, is_fraud, source=source, reported_at=reported_at, now=now
-            )
+        pending: list[NewCase] = []
+        for kind, payload in [*items, ("end", None)]:
+            if kind == "cases":
+                pending.extend(new_case(tx, r) for tx, r in payload)
+                continue
+            if pending:
+                self.opened += self.store.create_cases(pending, now)
+                pending = []
+            if kind == "label":
+                transaction_id, is_fraud, reported_at, source = payload
+                self.store.record_label(
+                    transaction_id, is_fraud, source=source, reported_at=reported_at, now=now
+                )
+
+    def _write_safely(self, items: Sequence[Any]) -> None:
+        try:
+            self._write(items)
+        except Exception:
+            if len(items) > 1:  # one bad item must not cost the rest of the batch
+                for item in items:
+                    self._write_safely([item])
+                return
+            self.failed += 1
+            logger.exception("could not store a case or label")
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            batch = [self._queue.get()]
+            while len(batch) < WRITE_BATCH and batch[-1] is not _STOP:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is _STOP
             try:
-                if item is _STOP:
-                    return
-                self._write(item)
-            except Exception:
-                self.failed += 1
-                logger.exception("could not store a case or label")
+                self._write_safely([item for item in batch if item is not _STOP])
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+            if stop:
+                return
 
     def start(self) -> None:
         if self._thread is None:
@@ -136,7 +160,7 @@ class CaseRecorder:
         """Wait until everything queued so far is stored (tests, shutdown)."""
         if self._thread is None:
             while not self._queue.empty():
-                self._write(self._queue.get_nowait())
+                self._write_safely([self._queue.get_nowait()])
                 self._queue.task_done()
             return
         self._queue.join()

@@ -101,13 +101,21 @@ class CaseStore:
     def create_cases(self, new: Iterable[NewCase], now: datetime) -> int:
         """Open a case per transaction not seen before; returns how many were opened."""
         opened = 0
+        items = list(new)
         with self.sessions.begin() as session:
-            for item in new:
-                exists = session.scalar(
-                    select(Case.id).where(Case.transaction_id == item.transaction_id)
+            seen: set[str] = set()
+            ids = list({item.transaction_id for item in items})
+            for start in range(0, len(ids), 500):  # bound the IN list
+                chunk = ids[start : start + 500]
+                seen.update(
+                    session.scalars(
+                        select(Case.transaction_id).where(Case.transaction_id.in_(chunk))
+                    )
                 )
-                if exists is not None:
+            for item in items:
+                if item.transaction_id in seen:
                     continue
+                seen.add(item.transaction_id)
                 case = Case(
                     transaction_id=item.transaction_id,
                     card_id=item.card_id,
