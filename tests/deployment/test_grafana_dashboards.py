@@ -26,6 +26,7 @@ REQUIRED_ROWS = [
     "Decisions and scores",
     "Drift and live performance",
     "Model versions",
+    "Rules and review queue",
 ]
 
 

@@ -15,8 +15,6 @@ STATIC = Path(__file__).with_name("static")
 def open_cases(state: Any) -> Any:
     """The case recorder of an API process (started), or None when the store cannot be
     opened: scoring goes on without cases rather than not at all."""
-    from prometheus_client import Counter
-
     from fraudops.cases.recorder import CaseRecorder
     from fraudops.cases.store import open_store
 
@@ -25,12 +23,7 @@ def open_cases(state: Any) -> Any:
     except Exception:
         logger.exception("the case store could not be opened; no cases will be recorded")
         return None
-    dropped = Counter(
-        "fraudops_cases_dropped_total",
-        "Cases and labels not stored because the case writer's queue was full.",
-        registry=state.metrics.registry,
-    )
-    _queue_gauges(store, state.metrics.registry)
+    dropped = register_case_metrics(state.metrics.registry, store)
     cache: dict[str, Any] = {"for": None, "names": frozenset()}
 
     def case_rules() -> frozenset[str]:
@@ -47,11 +40,12 @@ def open_cases(state: Any) -> Any:
     return recorder
 
 
-def _queue_gauges(store: Any, registry: Any) -> None:
-    """Queue size and oldest-case age, read from the store when Prometheus scrapes."""
+def register_case_metrics(registry: Any, store: Any) -> Any:
+    """The review queue's metrics on the API's registry: the dropped-case counter (returned)
+    and the queue size and oldest-case age, read from ``store`` when Prometheus scrapes."""
     from datetime import UTC, datetime
 
-    from prometheus_client import Gauge
+    from prometheus_client import Counter, Gauge
 
     def stat(name: str) -> float:
         try:
@@ -68,6 +62,11 @@ def _queue_gauges(store: Any, registry: Any) -> None:
         registry=registry,
     )
     age.set_function(lambda: stat("oldest_age_seconds"))
+    return Counter(
+        "fraudops_cases_dropped_total",
+        "Cases and labels not stored because the case writer's queue was full.",
+        registry=registry,
+    )
 
 
 def mount_console(app: Any) -> None:
