@@ -4,7 +4,6 @@ driven by Playwright (its own browser download is not used)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from browser_support import PASSWORD, LiveApi
 
 from fraudops.cases.users import add_user
 from fraudops.config import Settings
@@ -30,19 +30,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-PASSWORD = "analyst password 1"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class LiveApi:
-    def __init__(self, url: str, state: Any) -> None:
-        self.url = url
-        self.state = state
 
 
 @pytest.fixture
@@ -86,11 +79,3 @@ def browser_page() -> Iterator[Any]:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         yield page
         browser.close()
-
-
-def keep_screenshot(path: Path, name: str) -> None:
-    """With FRAUDOPS_UPDATE_SCREENSHOTS=1 the screenshot replaces the one in docs/img."""
-    if os.environ.get("FRAUDOPS_UPDATE_SCREENSHOTS") == "1":
-        docs = Path(__file__).parents[2] / "docs" / "img"
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, docs / name)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from browser_support import PASSWORD, LiveApi, keep_screenshot
 
-from conftest import PASSWORD, LiveApi, keep_screenshot
 from fraudops.serving.schemas import EXAMPLE_TRANSACTION
 
 KEY = {"X-API-Key": "dev-api-key"}
