@@ -8,7 +8,6 @@ session's CSRF token. A verdict closes the case and goes to the label feed at on
 from __future__ import annotations
 
 import asyncio
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from fraudops.console.session import (
     require_csrf,
 )
 from fraudops.decisions.lists import ListEntry
+from fraudops.serving.auth import refuse_if_limited
 from fraudops.serving.deps import client_address
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -72,13 +72,7 @@ async def login(
     # wrong passwords count against the same per-client limit as wrong API keys
     limiter = _state(request).auth_limiter
     client = client_address(request.scope.get("client"))
-    wait = limiter.retry_after(client)
-    if wait is not None:
-        raise HTTPException(
-            429,
-            "too many failed log-ins from this client; retry later",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+    refuse_if_limited(limiter, client)
     user = await asyncio.to_thread(authenticate, store, username, password)
     if user is None:
         limiter.record_failure(client)
