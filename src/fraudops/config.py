@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_ADMIN_API_KEY = "dev-admin-key"
+DEFAULT_CONSOLE_SECRET = "dev-console-secret"  # noqa: S105 - refused in production
 MODEL_NAME = "fraud-detector"
 # Where a production API serves /metrics when FRAUDOPS_METRICS_PORT is not set.
 PRODUCTION_METRICS_PORT = 9464
@@ -189,6 +190,15 @@ class Settings(BaseSettings):
         description="Rules file (YAML) the API decides with; default rules.yaml under the home "
         "folder when it exists (no rules otherwise).",
     )
+    cases_url: str | None = Field(
+        None,
+        description="Case store (SQLAlchemy URL): default SQLite under the home folder; "
+        "postgresql+psycopg2://... in the stack.",
+    )
+    console_secret: SecretStr = Field(
+        SecretStr(DEFAULT_CONSOLE_SECRET),
+        description="Signs the analyst console's session cookies and CSRF tokens.",
+    )
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
     )
@@ -210,6 +220,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "FRAUDOPS_API_KEY and FRAUDOPS_ADMIN_API_KEY must differ in production "
                 "(with one key, every scoring client could also reload models)"
+            )
+        problem = key_weakness(self.console_secret.get_secret_value(), DEFAULT_CONSOLE_SECRET)
+        if problem:
+            raise ValueError(
+                f"FRAUDOPS_CONSOLE_SECRET is refused in production: {problem}. {KEY_RULE}"
             )
         return self
 
@@ -238,6 +253,10 @@ class Settings(BaseSettings):
         if self.online_store_uri.startswith(("redis://", "rediss://")):
             return self.online_store_uri
         return f"sqlite:///{(self.home / 'lists.db').resolve()}"
+
+    @property
+    def resolved_cases_url(self) -> str:
+        return self.cases_url or f"sqlite:///{(self.home / 'cases.db').resolve()}"
 
     @property
     def resolved_rules_path(self) -> Path:

@@ -233,3 +233,20 @@ def label_feed_from_transactions(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("reported_at", "transaction_id")
     )
+
+
+def first_fraud_reports(labels: pl.DataFrame) -> pl.DataFrame:
+    """Per transaction of a label feed (any ``source``): its earliest fraud report, as
+    ``transaction_id, reported_at``. Genuine reports and rows without a time are ignored."""
+    return (
+        labels.lazy()
+        .select(
+            pl.col("transaction_id").cast(pl.String),
+            pl.col("is_fraud").cast(pl.Int8),
+            pl.col("reported_at").cast(pl.Datetime("us", "UTC")),
+        )
+        .filter(pl.col("is_fraud") == 1, pl.col("reported_at").is_not_null())
+        .group_by("transaction_id")
+        .agg(pl.col("reported_at").min())
+        .collect()
+    )

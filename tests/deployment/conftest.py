@@ -74,6 +74,7 @@ def api_metric_families() -> dict[str, set[str]]:
     Labelled metrics export no sample until used, so names come from the family type:
     counters expose <name>_total, histograms <name>_bucket/_sum/_count, gauges <name>.
     """
+    from fraudops.console import register_case_metrics
     from fraudops.serving.metrics import ServiceMetrics
 
     suffixes = {
@@ -87,7 +88,9 @@ def api_metric_families() -> dict[str, set[str]]:
         "unknown": ("",),
     }
     families = {}
-    for family in ServiceMetrics().registry.collect():
+    registry = ServiceMetrics().registry
+    register_case_metrics(registry, store=None)  # added by the API when its case store opens
+    for family in registry.collect():
         families[family.name] = {family.name + suffix for suffix in suffixes[family.type]}
     return families
 

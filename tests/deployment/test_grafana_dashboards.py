@@ -28,6 +28,7 @@ REQUIRED_ROWS = [
     "Model versions",
     "Shadow scoring",
     "Rules and lists",
+    "Review queue",
 ]
 
 

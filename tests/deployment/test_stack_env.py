@@ -44,6 +44,7 @@ def test_generated_api_keys_pass_the_production_check(stack_env: ModuleType) -> 
         env="production",
         api_key=SecretStr(rendered["FRAUDOPS_API_KEY"]),
         admin_api_key=SecretStr(rendered["FRAUDOPS_ADMIN_API_KEY"]),
+        console_secret=SecretStr(rendered["FRAUDOPS_CONSOLE_SECRET"]),
     )
     assert settings.env == "production"
 

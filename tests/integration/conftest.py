@@ -140,6 +140,7 @@ SERVICE_TIMEOUT = float(os.environ.get("FRAUDOPS_SERVICE_TIMEOUT", "240"))
 COMPOSE_VARIABLES = {
     "FRAUDOPS_API_KEY": "integration-api-key-0123456789",
     "FRAUDOPS_ADMIN_API_KEY": "integration-admin-key-0123456789",
+    "FRAUDOPS_CONSOLE_SECRET": "integration-console-secret-0123456789",
     "MINIO_APP_SECRET_KEY": "integration-minio-secret",
     "MLFLOW_DB_PASSWORD": "integration-mlflow-db-pw",
     "AIRFLOW_DB_PASSWORD": "integration-airflow-db-pw",

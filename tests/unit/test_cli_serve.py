@@ -303,6 +303,7 @@ def test_sigterm_drains_without_resetting_a_connection(champion_home: Path, tmp_
         "env": "production",
         "api_key": secrets.token_urlsafe(24),
         "admin_api_key": secrets.token_urlsafe(24),
+        "console_secret": secrets.token_urlsafe(24),
         "drain_seconds": str(drain),
         "metrics_port": str(metrics_port),
     }

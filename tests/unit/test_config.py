@@ -85,6 +85,7 @@ def test_production_accepts_real_keys(monkeypatch: pytest.MonkeyPatch, generated
     monkeypatch.setenv("FRAUDOPS_ENV", "production")
     monkeypatch.setenv("FRAUDOPS_API_KEY", generated)
     monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEY", ADMIN_KEY)
+    monkeypatch.setenv("FRAUDOPS_CONSOLE_SECRET", secrets.token_urlsafe(32))
     assert Settings().api_key.get_secret_value() == generated
 
 
@@ -94,6 +95,7 @@ def test_the_keys_the_repository_sets_for_production_meet_the_rule() -> None:
         "bench-api-key-0123456789",  # benchmarks/bench_serving.py
         "integration-api-key-0123456789",  # tests/integration/conftest.py
         "integration-admin-key-0123456789",
+        "integration-console-secret-0123456789",
     }
     assert {key: key_weakness(key, "") for key in fixed} == dict.fromkeys(fixed)
 

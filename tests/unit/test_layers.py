@@ -25,7 +25,9 @@ LAYERS: dict[str, int] = {
     "models": 1,
     "monitoring": 2,
     "decisions": 2,
+    "cases": 2,
     "serving": 3,
+    "console": 3,
     "pipelines": 4,
     "cli": 5,
 }

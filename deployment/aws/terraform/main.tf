@@ -72,6 +72,7 @@ locals {
   fraudops_secrets = {
     FRAUDOPS_API_KEY          = module.secrets.arns["api-key"]
     FRAUDOPS_ADMIN_API_KEY    = module.secrets.arns["admin-api-key"]
+    FRAUDOPS_CONSOLE_SECRET   = module.secrets.arns["console-secret"]
     FRAUDOPS_ONLINE_STORE_URI = module.secrets.arns["online-store-uri"]
   }
 
@@ -210,6 +211,11 @@ resource "random_password" "admin_api_key" {
   special = false
 }
 
+resource "random_password" "console_secret" {
+  length  = 48
+  special = false
+}
+
 resource "random_password" "airflow_admin" {
   length  = 24
   special = false
@@ -246,6 +252,7 @@ locals {
     "airflow-admin-password"   = "Password of the Airflow UI admin"
     "api-key"                  = "fraudops API key (X-API-Key for /v1/*)"
     "admin-api-key"            = "fraudops admin API key (X-API-Key for /admin/*)"
+    "console-secret"           = "Signs the analyst console's session cookies and CSRF tokens"
     "online-store-uri"         = "Redis URI of the online feature store (TLS + AUTH)"
   }
   secret_values = {
@@ -260,6 +267,7 @@ locals {
     "airflow-admin-password"   = random_password.airflow_admin.result
     "api-key"                  = random_password.api_key.result
     "admin-api-key"            = random_password.admin_api_key.result
+    "console-secret"           = random_password.console_secret.result
     "online-store-uri"         = "rediss://:${random_password.redis_auth.result}@${local.redis}:6379/0"
   }
 }

@@ -11,6 +11,9 @@ import typer
 
 from fraudops import __version__
 from fraudops.cli import (
+    console as console_users,
+)
+from fraudops.cli import (
     data,
     features,
     lists,
@@ -36,6 +39,7 @@ app.add_typer(features.features_app, name="features")
 app.add_typer(lists.lists_app, name="lists")
 app.add_typer(rules.rules_app, name="rules")
 app.add_typer(shadow.shadow_app, name="shadow")
+app.add_typer(console_users.console_app, name="console")
 app.command("train")(training.train)
 app.command("promote")(training.promote)
 app.command("rollback")(training.rollback)

@@ -30,7 +30,7 @@ from fraudops.features.spec import (
     check_features,
 )
 from fraudops.features.windows import NO_LABEL, EntityWindows
-from fraudops.schema import LABEL_FEED_SCHEMA, POLARS_SCHEMA, conform
+from fraudops.schema import LABEL_FEED_SCHEMA, POLARS_SCHEMA, conform, first_fraud_reports
 
 logger = logging.getLogger(__name__)
 
@@ -110,17 +110,8 @@ def fraud_known_at(frame: pl.DataFrame, labels: pl.DataFrame | None) -> np.ndarr
     missing = set(LABEL_FEED_SCHEMA) - set(labels.columns)
     if missing:
         raise ValueError(f"label feed lacks columns {sorted(missing)}")
-    first_report = (
-        labels.lazy()
-        .select(
-            pl.col("transaction_id").cast(pl.String),
-            pl.col("is_fraud").cast(pl.Int8),
-            pl.col("reported_at").cast(pl.Datetime("us", "UTC")),
-        )
-        .filter(pl.col("is_fraud") == 1, pl.col("reported_at").is_not_null())
-        .group_by("transaction_id")
-        .agg(pl.col("reported_at").min().dt.epoch("us").alias("__known"))
-        .collect()
+    first_report = first_fraud_reports(labels).select(
+        "transaction_id", pl.col("reported_at").dt.epoch("us").alias("__known")
     )
     known = (
         frame.select("transaction_id")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraudops.schema import first_fraud_reports
+
 logger = logging.getLogger(__name__)
 
 
@@ -104,3 +106,28 @@ def label_maturity_days(
         return floor_days
     delays = (sample["label_available_at"] - sample["timestamp"]).dt.total_seconds() / 86_400
     return max(floor_days, int(np.ceil(float(np.quantile(delays.to_numpy(), quantile)))))
+
+
+def with_label_feed(frame: pl.DataFrame, feed: pl.DataFrame | None) -> pl.DataFrame:
+    """The frame's labels joined with a label feed (chargebacks, analyst verdicts: any
+    ``source``): a row is fraud from the earliest fraud report of either, at that report's
+    time, so an analyst's verdict counts from the day it was given. A feed's genuine
+    reports change nothing (an unlabelled row already counts as genuine), and a feed with
+    no fraud report leaves the frame as it is."""
+    if feed is None or feed.height == 0 or frame.height == 0:
+        return frame
+    reports = first_fraud_reports(feed).rename({"reported_at": "__reported"})
+    if reports.height == 0:
+        return frame
+    available = frame.schema["label_available_at"]
+    joined = frame.join(reports, on="transaction_id", how="left", maintain_order="left")
+    reported = pl.col("__reported").cast(available)
+    own = pl.when(pl.col("is_fraud") == 1).then(pl.col("label_available_at"))
+    return joined.with_columns(
+        pl.when(reported.is_not_null())
+        .then(1)
+        .otherwise(pl.col("is_fraud"))
+        .cast(frame.schema["is_fraud"])
+        .alias("is_fraud"),
+        pl.min_horizontal(own, reported).alias("label_available_at"),
+    ).drop("__reported")

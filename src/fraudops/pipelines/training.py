@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from fraudops.config import Settings
+from fraudops.models.labels import with_label_feed
 from fraudops.models.registry import CHAMPION, GateDecision, Registry, compare_on_window
 from fraudops.models.tracking import configure_mlflow
 from fraudops.models.train import feature_matrix, rows_between
@@ -72,6 +73,16 @@ def load_features(data_uri: str, storage_options: dict[str, Any] | None = None) 
     )
 
 
+def read_label_feed(settings: Settings) -> pl.DataFrame | None:
+    """The label feed the API and the loop write (chargebacks and analyst verdicts)."""
+    from fraudops.data import store
+
+    feed = store.read_chunks(
+        settings.dataset_uri("label_feed"), None, None, settings.storage_options()
+    )
+    return feed if feed.height and "reported_at" in feed.columns else None
+
+
 def gate(
     registry: Registry,
     challenger: int,
@@ -126,6 +137,7 @@ def run_training(
 
     emit = emit or (lambda _kind, _payload: None)
     data = load_features(data_uri, settings.storage_options())
+    data.frame = with_label_feed(data.frame, read_label_feed(settings))
     emit("features", {"rows": data.frame.height, "features": len(data.names)})
     split, results, rows = train_candidates(data, options, emit)
     best, selection = pick_best(results, options.seed)

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from fraudops import __version__
+from fraudops.cases.recorder import CaseRecorder
 from fraudops.config import Settings
+from fraudops.console import mount_console, open_cases
 from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
 from fraudops.decisions.lists import ListCache, open_list_backend
@@ -50,6 +52,7 @@ class AppState:
     lists: ListCache | None = None
     rules: RulesHolder | None = None
     shadow: ShadowScorer | None = None
+    cases: CaseRecorder | None = None
     draining: bool = False
 
 
@@ -178,6 +181,8 @@ def start_state(
     decisions = _open_decisions(state)
     if state.shadow is None:
         state.shadow = start_shadow(settings, state.metrics, poll_registry, state.holder)
+    if state.cases is None:
+        state.cases = open_cases(state)
     state.service = ScoringService(
         state.holder,
         state.engine,
@@ -186,6 +191,7 @@ def start_state(
         state.metrics,
         decisions=decisions,
         shadow=state.shadow,
+        cases=state.cases,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -261,6 +267,8 @@ def stop_state(state: AppState) -> None:
             log.close()
     if state.lists is not None:
         state.lists.backend.close()
+    if state.cases is not None:
+        state.cases.close()
     if state.metrics:
         state.metrics.model_loaded.set(0)
 
@@ -297,6 +305,7 @@ def create_app(
     routers = (health, predict, labels, lists, model, admin)
     for router in (module.router for module in routers):
         app.include_router(router)
+    mount_console(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -72,10 +72,8 @@ def check_api_key(provided: str | None, expected: str) -> None:
         raise HTTPException(403, "invalid API key")
 
 
-def authenticate(
-    limiter: FailedAuthLimiter, client: str, provided: str | None, expected: str
-) -> None:
-    """``check_api_key`` behind the failed-attempt limit (raises 401, 403 or 429)."""
+def refuse_if_limited(limiter: FailedAuthLimiter, client: str) -> None:
+    """429 with Retry-After while ``client`` is over the failed-attempt limit."""
     wait = limiter.retry_after(client)
     if wait is not None:
         raise HTTPException(
@@ -83,6 +81,13 @@ def authenticate(
             "too many failed authentication attempts from this client; retry later",
             headers={"Retry-After": str(math.ceil(wait))},
         )
+
+
+def authenticate(
+    limiter: FailedAuthLimiter, client: str, provided: str | None, expected: str
+) -> None:
+    """``check_api_key`` behind the failed-attempt limit (raises 401, 403 or 429)."""
+    refuse_if_limited(limiter, client)
     try:
         check_api_key(provided, expected)
     except HTTPException as exc:

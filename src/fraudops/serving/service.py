@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudops.cases.recorder import CaseRecorder
 from fraudops.data.logs import AppendLog
 from fraudops.decisions.policy import PolicyOutcome
 from fraudops.features.online import OnlineFeatureEngine
@@ -45,8 +46,10 @@ class ScoringService:
         log_features: bool = True,
         decisions: DecisionStage | None = None,
         shadow: ShadowScorer | None = None,
+        cases: CaseRecorder | None = None,
     ) -> None:
         self.holder = holder
+        self.cases = cases
         self.decisions = decisions
         self.engine = engine
         self.prediction_log = prediction_log
@@ -117,6 +120,8 @@ class ScoringService:
             )
         if self.metrics:
             self._count(probability, outcomes)
+        if self.cases is not None:
+            self.cases.on_scored(transactions, results)
         if self.prediction_log is not None:
             self.prediction_log.append(
                 self._log_rows(transactions, results, x, probability, outcomes, model_decisions)
@@ -176,7 +181,9 @@ class ScoringService:
             rows.append(row)
         return rows
 
-    def add_label(self, transaction_id: str, is_fraud: int, reported_at: datetime) -> bool:
+    def add_label(
+        self, transaction_id: str, is_fraud: int, reported_at: datetime, source: str = "chargeback"
+    ) -> bool:
         """Feed a label to the online risk features and to the label log."""
         known = self.engine.ingest_label(transaction_id, is_fraud, reported_at)
         if self.label_log is not None:
@@ -187,9 +194,12 @@ class ScoringService:
                         "is_fraud": is_fraud,
                         "reported_at": reported_at,
                         "timestamp": reported_at,
+                        "source": source,
                     }
                 ]
             )
         if self.metrics:
             self.metrics.labels_received.labels("fraud" if is_fraud else "genuine").inc()
+        if self.cases is not None:
+            self.cases.on_label(transaction_id, is_fraud, reported_at, source)
         return known

@@ -34,5 +34,6 @@ async def add_label(request: Request) -> LabelOut:
     service = request.app.state.fraudops.service
     if service is None:
         raise HTTPException(503, "service is starting")
-    known = service.add_label(label.transaction_id, label.is_fraud, label.reported_at)
+    source = "chargeback" if label.label == "chargeback" else "api"
+    known = service.add_label(label.transaction_id, label.is_fraud, label.reported_at, source)
     return LabelOut(transaction_id=label.transaction_id, accepted=True, known_transaction=known)
