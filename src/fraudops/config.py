@@ -87,6 +87,21 @@ class Settings(BaseSettings):
     online_store_uri: str = Field(
         "memory://", description="Online feature store: memory:// or redis://host:port/db."
     )
+    degraded_decision: Literal["model", "approve", "review", "decline"] = Field(
+        "model",
+        description="While the online store is unreachable: 'model' scores with the context "
+        "features (velocity and risk features as for a first-seen card; lists and rules "
+        "apply), 'approve' fails open, 'review' or 'decline' fail closed (lists still apply).",
+    )
+    online_store_probe_seconds: float = Field(
+        1.0, gt=0, description="How often an unreachable online store is probed."
+    )
+    online_store_backlog: int = Field(
+        100_000,
+        ge=0,
+        description="Transactions scored while the online store is unreachable, kept in memory "
+        "to be written to it when it returns (older ones are dropped beyond this).",
+    )
     api_key: SecretStr = Field(
         SecretStr(DEFAULT_API_KEY), description="Key expected in X-API-Key for /v1/*."
     )

@@ -22,6 +22,8 @@ from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
 from fraudops.decisions.lists import ListCache, open_list_backend
 from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
+from fraudops.features.online.resilient import ResilientStore
+from fraudops.features.online.store import OnlineStore
 from fraudops.features.spec import feature_names
 from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.decisions import DecisionStage, RulesHolder
@@ -157,7 +159,7 @@ def start_state(
     """Open the online store and logs, start the model poller (idempotent)."""
     settings = state.settings
     if state.engine is None:
-        state.engine = OnlineFeatureEngine(open_online_store(settings.online_store_uri))
+        state.engine = OnlineFeatureEngine(_open_store(state))
         if warm_from:
             warmed = warm_online_store(state.engine, settings, warm_from, warm_days)
             logger.info("online store warmed with %d transactions", warmed)
@@ -181,6 +183,7 @@ def start_state(
         state.label_log,
         state.metrics,
         decisions=decisions,
+        degraded_decision=settings.degraded_decision,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -190,6 +193,24 @@ def start_state(
     # long as the process; frozen, the collector stops walking it on every full pass.
     gc.collect()
     gc.freeze()
+
+
+def _open_store(state: AppState) -> OnlineStore:
+    """The configured online store; a networked one behind a circuit breaker, so an outage
+    degrades answers instead of failing them."""
+    store = open_online_store(state.settings.online_store_uri)
+    if not store.failures:
+        return store
+    metrics = state.metrics
+    codes = {"closed": 0, "open": 1, "half_open": 2}
+    resilient = ResilientStore(
+        store,
+        state.settings.online_store_probe_seconds,
+        state.settings.online_store_backlog,
+        on_change=lambda s: metrics.online_store_state.set(codes[s]),
+    )
+    metrics.online_store_backlog.set_function(lambda: len(resilient.backlog))
+    return resilient
 
 
 def _open_decisions(state: AppState) -> DecisionStage:
@@ -253,6 +274,8 @@ def stop_state(state: AppState) -> None:
             log.close()
     if state.lists is not None:
         state.lists.backend.close()
+    if state.engine is not None:
+        state.engine.store.close()
     if state.metrics:
         state.metrics.model_loaded.set(0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from fraudops.models.reasons import ReasonWriter
 from fraudops.serving.decisions import DecisionStage
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
+
+DEGRADED_POLICIES = ("model", "approve", "review", "decline")
 
 
 class NoModelError(Exception):
@@ -43,7 +45,11 @@ class ScoringService:
         metrics: ServiceMetrics | None = None,
         log_features: bool = True,
         decisions: DecisionStage | None = None,
+        degraded_decision: str = "model",
     ) -> None:
+        if degraded_decision not in DEGRADED_POLICIES:
+            raise ValueError(f"degraded_decision must be one of {DEGRADED_POLICIES}")
+        self.degraded_decision = degraded_decision
         self.holder = holder
         self.decisions = decisions
         self.engine = engine
@@ -62,25 +68,40 @@ class ScoringService:
             raise NoModelError("no model loaded yet")
         return loaded
 
-    def _features(self, transactions: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def _features(self, transactions: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, str | None]:
         started = time.perf_counter()
-        if len(transactions) == 1:
-            x = self.engine.process(transactions[0]).reshape(1, -1)
-        else:
-            x = self.engine.process_many(transactions)
+        x, degraded = self.engine.process_or_degrade(transactions)
         if self.metrics:
             latency = self.metrics.labelled(self.metrics.online_store_latency, "process")
             latency.observe((time.perf_counter() - started) / max(len(transactions), 1))
-        return x
+            if degraded:
+                self.metrics.degraded_predictions.inc(len(transactions))
+        return x, degraded
+
+    def _degrade(self, outcomes: list[PolicyOutcome]) -> list[PolicyOutcome]:
+        """Fail-open or fail-closed: the configured decision replaces the model's and the
+        rules' (which saw no history); a listed card keeps its list's decision."""
+        forced = cast(Decision, self.degraded_decision)
+        if self.degraded_decision == "model":
+            return outcomes
+        return [
+            o
+            if o.stage in ("allow_list", "block_list")
+            else PolicyOutcome(forced, "degraded", forced, o.probability, (), o.shadow_fired)
+            for o in outcomes
+        ]
 
     def score(
         self, transactions: Sequence[Mapping[str, Any]], explain: bool = True
     ) -> list[dict[str, Any]]:
         """Score transactions in order; updates online state and logs each prediction."""
         loaded = self._model()  # one reference for the whole batch, even during a swap
-        x = self._features(transactions)
+        x, degraded = self._features(transactions)
         if explain:
             probability, contributions = loaded.model.score_and_explain(x)
+            if degraded:  # a feature computed without its history explains nothing: it
+                # sorts last (13 context features remain to give the reasons)
+                contributions = np.where(self.engine.stateful, -np.inf, contributions)
         else:
             probability = loaded.model.predict_proba(x)
             contributions = np.zeros_like(x)
@@ -93,6 +114,8 @@ class ScoringService:
                 model_outcome(d, p)
                 for d, p in zip(model_decisions, probability.tolist(), strict=True)
             ]
+        if degraded:
+            outcomes = self._degrade(list(outcomes))
         model_ref = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias}
         results = []
         for i, tx in enumerate(transactions):
@@ -110,6 +133,8 @@ class ScoringService:
                     if explain
                     else [],
                     "model": model_ref,
+                    "degraded": degraded is not None,
+                    "degraded_reason": degraded,
                 }
             )
         if self.metrics:
@@ -159,6 +184,7 @@ class ScoringService:
                 "rules_fired": ",".join(outcome.fired),
                 "shadow_rules": ",".join(outcome.shadow_fired),
                 "model_version": result["model"]["version"],
+                "degraded": result["degraded"],
             }
             if self.log_features:
                 row["__vector"] = values
