@@ -125,6 +125,19 @@ class Settings(BaseSettings):
     prediction_log_flush_seconds: float = Field(
         2.0, gt=0, description="How often buffered predictions are written to the store."
     )
+    log_journal_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="How often the API appends answered predictions and labels to a local "
+        "journal under the home folder (what a crash can lose at most); the journal is written "
+        "to the dataset every prediction_log_flush_seconds and replayed at the next start.",
+    )
+    log_queue_rows: int = Field(
+        200_000,
+        ge=1,
+        description="Rows waiting for the log writer beyond which new rows are dropped (counted "
+        "in fraudops_log_dropped_rows_total) rather than the request waiting.",
+    )
     max_bad_fraction: float = Field(
         0.05, ge=0, le=1, description="Validation fails a batch with more bad rows than this."
     )

@@ -163,18 +163,10 @@ def start_state(
         if warm_from:
             warmed = warm_online_store(state.engine, settings, warm_from, warm_days)
             logger.info("online store warmed with %d transactions", warmed)
-    data = settings.resolved_data_uri
-    options = settings.storage_options()
     if state.prediction_log is None:
-        state.prediction_log = AppendLog(
-            join_uri(data, "predictions"), settings.prediction_log_flush_seconds, options
-        )
-        state.prediction_log.start()
+        state.prediction_log = _open_log(state, "predictions", feature_names())
     if state.label_log is None:
-        state.label_log = AppendLog(
-            join_uri(data, "label_feed"), settings.prediction_log_flush_seconds, options
-        )
-        state.label_log.start()
+        state.label_log = _open_log(state, "label_feed")
     decisions = _open_decisions(state)
     state.service = ScoringService(
         state.holder,
@@ -193,6 +185,24 @@ def start_state(
     # long as the process; frozen, the collector stops walking it on every full pass.
     gc.collect()
     gc.freeze()
+
+
+def _open_log(state: AppState, name: str, vector_columns: list[str] | None = None) -> AppendLog:
+    """A decision or label log journaled under the home folder (durable on a crash)."""
+    settings = state.settings
+    dropped = state.metrics.log_dropped.labels(name)
+    log = AppendLog(
+        join_uri(settings.resolved_data_uri, name),
+        settings.prediction_log_flush_seconds,
+        settings.storage_options(),
+        vector_columns=vector_columns,
+        journal_dir=settings.home / "journal" / name,
+        journal_seconds=settings.log_journal_seconds,
+        max_queued=settings.log_queue_rows,
+        on_drop=dropped.inc,
+    )
+    log.start()
+    return log
 
 
 def _open_store(state: AppState) -> OnlineStore:
