@@ -117,6 +117,7 @@ class ScoringService:
         if degraded:
             outcomes = self._degrade(list(outcomes))
         model_ref = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias}
+        reasons = self.reason_writer.reasons_many(x, contributions) if explain else None
         results = []
         for i, tx in enumerate(transactions):
             p = float(probability[i])
@@ -129,9 +130,7 @@ class ScoringService:
                     "decision": outcome.decision,
                     "decided_by": {"stage": outcome.stage, "name": outcome.name},
                     "rules": list(outcome.fired),
-                    "reasons": self.reason_writer.reasons(x[i], contributions[i])
-                    if explain
-                    else [],
+                    "reasons": reasons[i] if reasons is not None else [],
                     "model": model_ref,
                     "degraded": degraded is not None,
                     "degraded_reason": degraded,
