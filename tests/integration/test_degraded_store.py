@@ -109,6 +109,14 @@ def test_redis_killed_under_load_degrades_then_catches_up(
             time.sleep(1.5)
             outage = client.get("/health/ready")
             readiness.append({"code": outage.status_code, **outage.json()})
+            # a chargeback for a transaction scored while Redis is down
+            charged = f"deg-0-{sent[0] - 1}"
+            label = {
+                "transaction_id": charged,
+                "label": "chargeback",
+                "reported_at": T0.isoformat(),
+            }
+            assert client.post("/v1/labels", json=label, headers=KEY).status_code == 200
             with redis_home.run():
                 deadline = time.monotonic() + 20
                 while client.get("/health/ready").json()["status"] != "ready":
@@ -126,6 +134,9 @@ def test_redis_killed_under_load_degrades_then_catches_up(
                 for card in range(CARDS):
                     x = probe.process(transaction(card, sent[card]))
                     assert x[column] == sent[card] + 1, f"card {card}: {sent[card]} answered"
+                # and the label reached the terminal's frauds after its transaction
+                frauds = probe.store.client.keys("*:terminal_id:*:fraud")
+                assert any(probe.store.client.hexists(key, charged) for key in frauds), frauds
         finally:
             stop.set()
 

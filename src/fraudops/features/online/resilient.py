@@ -123,17 +123,26 @@ class ResilientStore(OnlineStore):
                     self._set("closed")
                     return True
             try:
-                for record, tx_id, reported_us in chunk:
-                    if record is None:
-                        self.inner.add_fraud_label(tx_id, reported_us)
-                records = [r for r, _, _ in chunk if r is not None]
-                self.inner.exchange_many(records, _noop)  # a known id is not added twice
+                self._apply(chunk)
             except self.inner.failures as exc:
                 with self._lock:
                     self.backlog.extendleft(reversed(chunk))
                     self._set("open", f"{type(exc).__name__}: {exc}"[:200])
                 return False
             self.replayed += len(chunk)
+
+    def _apply(self, chunk: list[tuple[TxRecord | None, str, int]]) -> None:
+        """Transactions (pipelined) and labels in arrival order; a known id is not added
+        twice, so a replay after a partly applied pipeline is safe."""
+        records: list[TxRecord] = []
+        for record, tx_id, reported_us in chunk:
+            if record is not None:
+                records.append(record)
+                continue
+            self.inner.exchange_many(records, _noop)
+            records = []
+            self.inner.add_fraud_label(tx_id, reported_us)
+        self.inner.exchange_many(records, _noop)
 
     # -- store interface --------------------------------------------------------------
 
