@@ -93,6 +93,11 @@ class ResilientStore(OnlineStore):
 
     def _queue(self, record: TxRecord | None, tx_id: str = "", reported_us: int = 0) -> None:
         if len(self.backlog) == self.backlog.maxlen:
+            if self.backlog_dropped == 0:
+                logger.warning(
+                    "online store backlog full (%d): the oldest events will not reach the store",
+                    self.backlog.maxlen,
+                )
             self.backlog_dropped += 1
         self.backlog.append((record, tx_id, reported_us))
 
