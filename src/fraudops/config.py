@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         "features (velocity and risk features as for a first-seen card; lists and rules "
         "apply), 'approve' fails open, 'review' or 'decline' fail closed (lists still apply).",
     )
+    online_store_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="The API gives up on an online store call after this long, without "
+        "retrying, and answers degraded (CLI commands keep the client's defaults).",
+    )
     online_store_probe_seconds: float = Field(
         1.0, gt=0, description="How often an unreachable online store is probed."
     )

@@ -208,15 +208,16 @@ def _open_log(state: AppState, name: str, vector_columns: list[str] | None = Non
 def _open_store(state: AppState) -> OnlineStore:
     """The configured online store; a networked one behind a circuit breaker, so an outage
     degrades answers instead of failing them."""
-    store = open_online_store(state.settings.online_store_uri)
+    settings = state.settings
+    store = open_online_store(settings.online_store_uri, settings.online_store_timeout_seconds)
     if not store.failures:
         return store
     metrics = state.metrics
     codes = {"closed": 0, "open": 1, "half_open": 2}
     resilient = ResilientStore(
         store,
-        state.settings.online_store_probe_seconds,
-        state.settings.online_store_backlog,
+        settings.online_store_probe_seconds,
+        settings.online_store_backlog,
         on_change=lambda s: metrics.online_store_state.set(codes[s]),
     )
     metrics.online_store_backlog.set_function(lambda: len(resilient.backlog))

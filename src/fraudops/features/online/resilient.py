@@ -109,13 +109,19 @@ class ResilientStore(OnlineStore):
         return StoreUnavailableError(f"online store unavailable ({self.reason})")
 
     def _probe(self) -> None:
+        # one thread for the process's life once the store has failed: a thread that ended
+        # on closing could miss a failure arriving while it exits, leaving the breaker open
         while not self._stop.wait(self.probe_seconds):
-            if not self.inner.ping():
+            if self.state == "closed" or not self.inner.ping():
                 continue
             with self._lock:
                 self._set("half_open")
-            if self._replay():
-                return
+            try:
+                self._replay()
+            except Exception as exc:  # never let the prober die: stay open, try again
+                logger.exception("online store replay failed")
+                with self._lock:
+                    self._set("open", f"replay failed: {type(exc).__name__}")
 
     def _replay(self) -> bool:
         """Replay the backlog oldest first; True once it is empty and the breaker closed."""
@@ -129,10 +135,12 @@ class ResilientStore(OnlineStore):
                     return True
             try:
                 self._apply(chunk)
-            except self.inner.failures as exc:
+            except Exception as exc:
                 with self._lock:
                     self.backlog.extendleft(reversed(chunk))
                     self._set("open", f"{type(exc).__name__}: {exc}"[:200])
+                if not isinstance(exc, self.inner.failures):
+                    raise
                 return False
             self.replayed += len(chunk)
 
