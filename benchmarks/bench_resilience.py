@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,10 @@ class Load:
         self.answered: dict[str, float] = {}
         self.statuses: Counter[int] = Counter()
         self.samples: list[tuple[float, float, bool]] = []  # (time, latency s, degraded)
+        run = uuid.uuid4().hex[:8]  # ids unique across runs on the same home
         self.threads = [
-            threading.Thread(target=self._run, args=(f"{prefix}-{i}",)) for i in range(clients)
+            threading.Thread(target=self._run, args=(f"{prefix}-{run}-{i}",))
+            for i in range(clients)
         ]
         for thread in self.threads:
             thread.start()
