@@ -88,6 +88,27 @@ class Settings(BaseSettings):
     online_store_uri: str = Field(
         "memory://", description="Online feature store: memory:// or redis://host:port/db."
     )
+    degraded_decision: Literal["model", "approve", "review", "decline"] = Field(
+        "model",
+        description="While the online store is unreachable: 'model' scores with the context "
+        "features (velocity and risk features as for a first-seen card; lists and rules "
+        "apply), 'approve' fails open, 'review' or 'decline' fail closed (lists still apply).",
+    )
+    online_store_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="The API gives up on an online store call after this long, without "
+        "retrying, and answers degraded (CLI commands keep the client's defaults).",
+    )
+    online_store_probe_seconds: float = Field(
+        1.0, gt=0, description="How often an unreachable online store is probed."
+    )
+    online_store_backlog: int = Field(
+        100_000,
+        ge=0,
+        description="Transactions scored while the online store is unreachable, kept in memory "
+        "to be written to it when it returns (older ones are dropped beyond this).",
+    )
     api_key: SecretStr = Field(
         SecretStr(DEFAULT_API_KEY), description="Key expected in X-API-Key for /v1/*."
     )
@@ -110,6 +131,19 @@ class Settings(BaseSettings):
     )
     prediction_log_flush_seconds: float = Field(
         2.0, gt=0, description="How often buffered predictions are written to the store."
+    )
+    log_journal_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="How often the API appends answered predictions and labels to a local "
+        "journal under the home folder (what a crash can lose at most); the journal is written "
+        "to the dataset every prediction_log_flush_seconds and replayed at the next start.",
+    )
+    log_queue_rows: int = Field(
+        200_000,
+        ge=1,
+        description="Rows waiting for the log writer beyond which new rows are dropped (counted "
+        "in fraudops_log_dropped_rows_total) rather than the request waiting.",
     )
     max_bad_fraction: float = Field(
         0.05, ge=0, le=1, description="Validation fails a batch with more bad rows than this."

@@ -32,8 +32,12 @@ def test_predict_returns_the_contract_fields(client: TestClient, trained_model: 
         "rules",
         "reasons",
         "model",
+        "degraded",
+        "degraded_reason",
         "latency_ms",
     }
+    assert body["degraded"] is False
+    assert body["degraded_reason"] is None
     # no rules file and no list entries: the model's thresholds decide
     assert body["decided_by"] == {"stage": "threshold", "name": body["decision"]}
     assert body["rules"] == []

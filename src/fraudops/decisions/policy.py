@@ -30,7 +30,9 @@ from fraudops.decisions.expressions import flag_is_set
 from fraudops.decisions.rules import NO_RULES, CompiledRules
 from fraudops.models.decision import Decision, DecisionThresholds, decide, decision_expr
 
-Stage = Literal["allow_list", "block_list", "rule", "threshold"]
+# "degraded": the online store was unavailable and the configured fail-open/closed decision
+# stood in for the rules and thresholds (serving only; backtests never produce it)
+Stage = Literal["allow_list", "block_list", "rule", "threshold", "degraded"]
 STAGES: tuple[Stage, ...] = ("allow_list", "block_list", "rule", "threshold")
 POLICY_COLUMNS = ("policy_decision", "policy_stage", "policy_name", "policy_probability")
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)

@@ -25,18 +25,32 @@ class ReasonWriter:
         """The sentence for feature number ``feature`` (in ``names``) at ``value``."""
         return f"{self.labels[feature]}: {value:.4g}"
 
-    def reasons(self, values: np.ndarray, contributions: np.ndarray) -> list[dict[str, Any]]:
-        order = np.argsort(-contributions)[:TOP_REASONS]
-        out = []
-        for i in order:
-            name = self.names[i]
-            value = float(values[i])
-            out.append(
+    def reasons_many(
+        self, values: np.ndarray, contributions: np.ndarray
+    ) -> list[list[dict[str, Any]]]:
+        """``reasons`` of every row of a batch: one sort of the matrix, one conversion to
+        Python numbers (the same order as row by row: the same sort per row)."""
+        if len(values) == 0:
+            return []
+        order = np.argsort(-contributions, axis=1)[:, :TOP_REASONS]
+        picked_values = np.take_along_axis(values, order, axis=1).tolist()
+        picked = np.take_along_axis(contributions, order, axis=1).tolist()
+        names, labels = self.names, self.labels
+        return [
+            [
                 {
-                    "feature": name,
+                    "feature": names[i],
                     "value": value,
-                    "contribution": round(float(contributions[i]), 6),
-                    "text": self.text(i, value),
+                    "contribution": round(contribution, 6),
+                    "text": f"{labels[i]}: {value:.4g}",
                 }
+                for i, value, contribution in zip(row, row_values, row_contributions, strict=True)
+            ]
+            for row, row_values, row_contributions in zip(
+                order.tolist(), picked_values, picked, strict=True
             )
-        return out
+        ]
+
+    def reasons(self, values: np.ndarray, contributions: np.ndarray) -> list[dict[str, Any]]:
+        """The reasons of one row."""
+        return self.reasons_many(values[None, :], contributions[None, :])[0]

@@ -24,6 +24,8 @@ from fraudops.data.logs import AppendLog
 from fraudops.data.store import join_uri
 from fraudops.decisions.lists import ListCache, open_list_backend
 from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_online_store
+from fraudops.features.online.resilient import ResilientStore
+from fraudops.features.online.store import OnlineStore
 from fraudops.features.spec import feature_names
 from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.decisions import DecisionStage, RulesHolder
@@ -162,22 +164,14 @@ def start_state(
     """Open the online store and logs, start the model poller (idempotent)."""
     settings = state.settings
     if state.engine is None:
-        state.engine = OnlineFeatureEngine(open_online_store(settings.online_store_uri))
+        state.engine = OnlineFeatureEngine(_open_store(state))
         if warm_from:
             warmed = warm_online_store(state.engine, settings, warm_from, warm_days)
             logger.info("online store warmed with %d transactions", warmed)
-    data = settings.resolved_data_uri
-    options = settings.storage_options()
     if state.prediction_log is None:
-        state.prediction_log = AppendLog(
-            join_uri(data, "predictions"), settings.prediction_log_flush_seconds, options
-        )
-        state.prediction_log.start()
+        state.prediction_log = _open_log(state, "predictions", feature_names())
     if state.label_log is None:
-        state.label_log = AppendLog(
-            join_uri(data, "label_feed"), settings.prediction_log_flush_seconds, options
-        )
-        state.label_log.start()
+        state.label_log = _open_log(state, "label_feed")
     decisions = _open_decisions(state)
     if state.shadow is None:
         state.shadow = start_shadow(settings, state.metrics, poll_registry, state.holder)
@@ -192,6 +186,7 @@ def start_state(
         decisions=decisions,
         shadow=state.shadow,
         cases=state.cases,
+        degraded_decision=settings.degraded_decision,
     )
     if poll_registry:
         state.holder.start_polling()
@@ -201,6 +196,43 @@ def start_state(
     # long as the process; frozen, the collector stops walking it on every full pass.
     gc.collect()
     gc.freeze()
+
+
+def _open_log(state: AppState, name: str, vector_columns: list[str] | None = None) -> AppendLog:
+    """A decision or label log journaled under the home folder (durable on a crash)."""
+    settings = state.settings
+    dropped = state.metrics.log_dropped.labels(name)
+    log = AppendLog(
+        join_uri(settings.resolved_data_uri, name),
+        settings.prediction_log_flush_seconds,
+        settings.storage_options(),
+        vector_columns=vector_columns,
+        journal_dir=settings.home / "journal" / name,
+        journal_seconds=settings.log_journal_seconds,
+        max_queued=settings.log_queue_rows,
+        on_drop=dropped.inc,
+    )
+    log.start()
+    return log
+
+
+def _open_store(state: AppState) -> OnlineStore:
+    """The configured online store; a networked one behind a circuit breaker, so an outage
+    degrades answers instead of failing them."""
+    settings = state.settings
+    store = open_online_store(settings.online_store_uri, settings.online_store_timeout_seconds)
+    if not store.failures:
+        return store
+    metrics = state.metrics
+    codes = {"closed": 0, "open": 1, "half_open": 2}
+    resilient = ResilientStore(
+        store,
+        settings.online_store_probe_seconds,
+        settings.online_store_backlog,
+        on_change=lambda s: metrics.online_store_state.set(codes[s]),
+    )
+    metrics.online_store_backlog.set_function(lambda: len(resilient.backlog))
+    return resilient
 
 
 def _open_decisions(state: AppState) -> DecisionStage:
@@ -269,6 +301,8 @@ def stop_state(state: AppState) -> None:
         state.lists.backend.close()
     if state.cases is not None:
         state.cases.close()
+    if state.engine is not None:
+        state.engine.store.close()
     if state.metrics:
         state.metrics.model_loaded.set(0)
 

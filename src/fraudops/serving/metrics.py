@@ -80,6 +80,28 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.degraded_predictions = Counter(
+            "fraudops_degraded_predictions_total",
+            "Transactions scored without the online store (degraded: no history).",
+            registry=r,
+        )
+        self.online_store_state = Gauge(
+            "fraudops_online_store_circuit_state",
+            "Online store circuit breaker: 0 closed (healthy), 1 open (degraded), 2 half-open "
+            "(replaying the transactions scored while degraded).",
+            registry=r,
+        )
+        self.online_store_backlog = Gauge(
+            "fraudops_online_store_backlog",
+            "Transactions and labels waiting to be written to the online store.",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "fraudops_log_dropped_rows_total",
+            "Decision or label log rows dropped because the log writer's queue was full.",
+            ["log"],
+            registry=r,
+        )
         self.labels_received = Counter(
             "fraudops_labels_total", "Label feedback events by label.", ["label"], registry=r
         )

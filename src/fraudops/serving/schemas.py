@@ -113,9 +113,10 @@ class ModelRefOut(BaseModel):
 
 class DecidedByOut(BaseModel):
     """Which stage of the policy decided: a list (``name`` is the kind listed), a rule
-    (its name) or the model's thresholds (the threshold's decision)."""
+    (its name), the model's thresholds (the threshold's decision), or, while the online
+    store is unavailable and a fail-open/closed policy is set, ``degraded``."""
 
-    stage: Literal["allow_list", "block_list", "rule", "threshold"]
+    stage: Literal["allow_list", "block_list", "rule", "threshold", "degraded"]
     name: str
 
 
@@ -128,6 +129,12 @@ class PredictionOut(BaseModel):
     rules: list[str] = Field(description="Active rules whose condition held.")
     reasons: list[ReasonOut]
     model: ModelRefOut
+    degraded: bool = Field(
+        False,
+        description="True when the online store was unavailable: velocity and risk features "
+        "were computed without history and the decision came from what was available.",
+    )
+    degraded_reason: str | None = Field(None, description="Why the answer is degraded.")
     latency_ms: float
 
 

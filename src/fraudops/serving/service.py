@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from fraudops.serving.decisions import DecisionStage
 from fraudops.serving.metrics import ServiceMetrics
 from fraudops.serving.model_loader import LoadedModel, ModelHolder
 from fraudops.serving.shadow import ShadowScorer
+
+DEGRADED_POLICIES = ("model", "approve", "review", "decline")
 
 
 class NoModelError(Exception):
@@ -47,7 +49,11 @@ class ScoringService:
         decisions: DecisionStage | None = None,
         shadow: ShadowScorer | None = None,
         cases: CaseRecorder | None = None,
+        degraded_decision: str = "model",
     ) -> None:
+        if degraded_decision not in DEGRADED_POLICIES:
+            raise ValueError(f"degraded_decision must be one of {DEGRADED_POLICIES}")
+        self.degraded_decision = degraded_decision
         self.holder = holder
         self.cases = cases
         self.decisions = decisions
@@ -68,25 +74,40 @@ class ScoringService:
             raise NoModelError("no model loaded yet")
         return loaded
 
-    def _features(self, transactions: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def _features(self, transactions: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, str | None]:
         started = time.perf_counter()
-        if len(transactions) == 1:
-            x = self.engine.process(transactions[0]).reshape(1, -1)
-        else:
-            x = self.engine.process_many(transactions)
+        x, degraded = self.engine.process_or_degrade(transactions)
         if self.metrics:
             latency = self.metrics.labelled(self.metrics.online_store_latency, "process")
             latency.observe((time.perf_counter() - started) / max(len(transactions), 1))
-        return x
+            if degraded:
+                self.metrics.degraded_predictions.inc(len(transactions))
+        return x, degraded
+
+    def _degrade(self, outcomes: list[PolicyOutcome]) -> list[PolicyOutcome]:
+        """Fail-open or fail-closed: the configured decision replaces the model's and the
+        rules' (which saw no history); a listed card keeps its list's decision."""
+        forced = cast(Decision, self.degraded_decision)
+        if self.degraded_decision == "model":
+            return outcomes
+        return [
+            o
+            if o.stage in ("allow_list", "block_list")
+            else PolicyOutcome(forced, "degraded", forced, o.probability, (), o.shadow_fired)
+            for o in outcomes
+        ]
 
     def score(
         self, transactions: Sequence[Mapping[str, Any]], explain: bool = True
     ) -> list[dict[str, Any]]:
         """Score transactions in order; updates online state and logs each prediction."""
         loaded = self._model()  # one reference for the whole batch, even during a swap
-        x = self._features(transactions)
+        x, degraded = self._features(transactions)
         if explain:
             probability, contributions = loaded.model.score_and_explain(x)
+            if degraded:  # a feature computed without its history explains nothing: it
+                # sorts last (13 context features remain to give the reasons)
+                contributions = np.where(self.engine.stateful, -np.inf, contributions)
         else:
             probability = loaded.model.predict_proba(x)
             contributions = np.zeros_like(x)
@@ -99,7 +120,10 @@ class ScoringService:
                 model_outcome(d, p)
                 for d, p in zip(model_decisions, probability.tolist(), strict=True)
             ]
+        if degraded:
+            outcomes = self._degrade(list(outcomes))
         model_ref = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias}
+        reasons = self.reason_writer.reasons_many(x, contributions) if explain else None
         results = []
         for i, tx in enumerate(transactions):
             p = float(probability[i])
@@ -112,10 +136,10 @@ class ScoringService:
                     "decision": outcome.decision,
                     "decided_by": {"stage": outcome.stage, "name": outcome.name},
                     "rules": list(outcome.fired),
-                    "reasons": self.reason_writer.reasons(x[i], contributions[i])
-                    if explain
-                    else [],
+                    "reasons": reasons[i] if reasons is not None else [],
                     "model": model_ref,
+                    "degraded": degraded is not None,
+                    "degraded_reason": degraded,
                 }
             )
         if self.metrics:
@@ -126,7 +150,7 @@ class ScoringService:
             self.prediction_log.append(
                 self._log_rows(transactions, results, x, probability, outcomes, model_decisions)
             )
-        if self.shadow is not None:
+        if self.shadow is not None and not degraded:  # compare models on full features only
             # shadow rules are in the prediction log too; here only beside a challenger's
             # scores, so a process without a challenger does not log every request twice
             fired = any(o.shadow_fired for o in outcomes)
@@ -175,6 +199,7 @@ class ScoringService:
                 "rules_fired": ",".join(outcome.fired),
                 "shadow_rules": ",".join(outcome.shadow_fired),
                 "model_version": result["model"]["version"],
+                "degraded": result["degraded"],
             }
             if self.log_features:
                 row["__vector"] = values

@@ -62,10 +62,12 @@ __all__ = [
 ]
 
 
-def open_online_store(uri: str) -> OnlineStore:
-    """``memory://`` (this process) or ``redis://host:port/db`` (shared)."""
+def open_online_store(uri: str, timeout_seconds: float | None = None) -> OnlineStore:
+    """``memory://`` (this process) or ``redis://host:port/db`` (shared); a networked store
+    gives up on a call after ``timeout_seconds`` without retrying when it is given (the
+    API's setting: a payment cannot wait), else uses its client's defaults."""
     if uri.startswith("memory://") or uri == "memory":
         return MemoryOnlineStore()
     if uri.startswith(("redis://", "rediss://", "unix://")):
-        return RedisOnlineStore(uri)
+        return RedisOnlineStore(uri, timeout_seconds=timeout_seconds)
     raise ValueError(f"unknown online store URI {uri!r}: use memory:// or redis://host:port/db")

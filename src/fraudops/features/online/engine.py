@@ -29,6 +29,7 @@ from fraudops.features.online.layout import (
     entries_up_to,
     interned,
 )
+from fraudops.features.online.resilient import StoreUnavailableError
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import duration_us, to_epoch_us
 from fraudops.features.spec import (
@@ -85,6 +86,12 @@ class OnlineFeatureEngine:
             for name, source in COLUMN_FALLBACKS.items()
             if name in needed and source in needed
         ]
+        # what a transaction's features read when the store is unreachable: no history
+        self._no_history = [
+            EntityView([], [[] for _ in layout.kinds], [0] * len(layout.count_ranges), [])
+            for layout in entities
+        ]
+        self.stateful = np.array([f.windowed for f in self.features], dtype=bool)
         self._entity_specs = [
             (layout.entity, layout.columns, filters)
             for layout, filters in zip(entities, self._filters, strict=True)
@@ -265,6 +272,21 @@ class OnlineFeatureEngine:
             return np.empty((0, len(self.features)), dtype=np.float64)
         records = [self._record(tx) for tx in txs]
         return np.vstack(self.store.exchange_many(records, self._compute))
+
+    def process_or_degrade(self, txs: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, str | None]:
+        """``process_many``, or, when the store is unavailable, the vectors computed
+        without history (context features exact; windowed velocity and risk features as
+        for a first-seen entity, ``stateful`` marks them) and the reason."""
+        records = [self._record(tx) for tx in txs]
+        if not records:
+            return np.empty((0, len(self.features)), dtype=np.float64), None
+        try:
+            if len(records) == 1:
+                return self.store.exchange(records[0], self._compute).reshape(1, -1), None
+            return np.vstack(self.store.exchange_many(records, self._compute)), None
+        except StoreUnavailableError as exc:
+            views = self._no_history
+            return np.vstack([self._compute(r, views, False) for r in records]), str(exc)
 
     def ingest_label(self, transaction_id: str, is_fraud: int, reported_at: datetime | str) -> bool:
         """Record a label event; True if the transaction is known to the store.

@@ -33,12 +33,26 @@ class RedisOnlineStore(OnlineStore):
     script builds key names from the index, so use a single Redis (not Redis Cluster).
     """
 
-    def __init__(self, uri: str, prefix: str = "fraudops") -> None:
+    def __init__(
+        self, uri: str, prefix: str = "fraudops", timeout_seconds: float | None = None
+    ) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.uri = uri
         self.prefix = prefix
-        self.client = redis.Redis.from_url(uri, decode_responses=True)
+        options: dict[str, Any] = {}
+        if timeout_seconds is not None:
+            # serving: fail within the latency budget (no retries with backoff, short socket
+            # timeouts; a query string in the URI, e.g. ?socket_timeout=2, overrides these)
+            options = {
+                "socket_timeout": timeout_seconds,
+                "socket_connect_timeout": timeout_seconds,
+                "retry": Retry(NoBackoff(), 0),
+            }
+        self.client = redis.Redis.from_url(uri, decode_responses=True, **options)
+        self.failures = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._label_script = self.client.register_script(LABEL_LUA)
 
     def configure(self, layout: StoreLayout) -> None:

@@ -12,6 +12,9 @@ class OnlineStore(ABC):
     """Where online state lives. The engine configures it with the spec's layout."""
 
     layout: StoreLayout
+    # errors that mean "the store is unreachable" (not a bad request): a serving wrapper
+    # (``resilient.ResilientStore``) degrades on these instead of failing the request
+    failures: tuple[type[BaseException], ...] = ()
 
     def configure(self, layout: StoreLayout) -> None:
         self.layout = layout

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fraudops import __version__
+from fraudops.features.online.resilient import ResilientStore
 
 router = APIRouter(tags=["health"])
 
@@ -38,7 +39,7 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/health/ready",
-    summary="Ready when a model is loaded, the online store answers and no shutdown is on",
+    summary="Ready when a model is loaded and no shutdown is on (degraded: still 200)",
     responses={503: {"description": "Not ready (the body says why)"}},
 )
 async def ready(request: Request) -> JSONResponse:
@@ -51,11 +52,18 @@ async def ready(request: Request) -> JSONResponse:
         problems.append(
             f"no model loaded: {status.last_error}" if status.last_error else "no model loaded"
         )
-    if state.engine is None or not state.engine.ready():
-        problems.append("online store unreachable")
+    if state.engine is None:
+        problems.append("online store not open")
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     body = {"status": "ready", "model_version": state.holder.current.version}
+    # an unreachable online store is shared by every replica: answering 503 here would take
+    # the whole fleet out of the load balancer, while each replica still answers (degraded)
+    store = state.engine.store
+    if isinstance(store, ResilientStore) and store.state != "closed":
+        body.update(status="degraded", degraded=f"online store {store.state}: {store.reason}")
+    elif not state.engine.ready():
+        body.update(status="degraded", degraded="online store unreachable")
     if status.last_error:  # still ready: the last good model serves
         body["last_reload_error"] = status.last_error
     return JSONResponse(body)
