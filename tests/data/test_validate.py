@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -119,3 +121,32 @@ def test_report_has_counts_null_rates_fraud_rate_and_amounts(day_one: pl.DataFra
     assert set(report["null_rates"]) >= {"device_id", "amount"}
     assert 0 <= report["fraud_rate"] <= 1
     assert report["amount"]["min"] > 0
+
+
+def test_a_days_report_is_the_same_bytes_when_the_day_is_validated_again(
+    small_transactions: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The report of a day is a function of that day: validating later days in between
+    (the dataset grows) or ties between failure counts never change it."""
+    from fraudops.data import store
+    from fraudops.pipelines.data import validate_dataset
+
+    raw, out = str(tmp_path / "raw"), str(tmp_path / "validated")
+    days = sorted({t.date() for t in small_transactions["timestamp"]})[:3]
+    for day in days:
+        frame = small_transactions.filter(pl.col("timestamp").dt.date() == day)
+        # two checks failing once each: a tie in failures_by_check
+        frame = _corrupt(_corrupt(frame, 3, amount=-5.0), 9, channel="telepathy")
+        store.write_partition(raw, str(day), frame)
+    first, later = days[0], days[1:]
+    report = Path(out) / "reports" / f"{first}.json"
+
+    validate_dataset(raw, out, start=first, end=first)
+    before = report.read_bytes()
+    failures = json.loads(before)["batches"][str(first)]["failures_by_check"]
+    assert list(failures) == sorted(failures) and len(failures) == 2
+    assert list(json.loads(before)["clean_partitions"]) == [str(first)]
+    for day in later:  # the clean dataset grows by two days
+        validate_dataset(raw, out, start=day, end=day)
+    validate_dataset(raw, out, start=first, end=first)
+    assert report.read_bytes() == before
