@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -175,8 +176,9 @@ def live_airflow(postgres_server: Any) -> Iterator[LiveAirflow]:
                 )
             api = AirflowApi.login(base_url, "admin", password)
             for dag_id in DAG_IDS:
+                parsed = partial(api.parsed, dag_id)
                 wait_for(
-                    lambda dag_id=dag_id: api.request("GET", f"/dags/{dag_id}").status_code == 200,
+                    parsed,
                     STACK_TIMEOUT,
                     f"the DAG processor to parse {dag_id} "
                     f"(log: {airflow_home / 'dag-processor.log'})",

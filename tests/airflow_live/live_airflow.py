@@ -109,6 +109,10 @@ class AirflowApi:
     def set_variable(self, key: str, value: str) -> None:
         self.call("POST", "/variables", 201, json={"key": key, "value": value})
 
+    def parsed(self, dag_id: str) -> bool:
+        """The DAG processor has stored the DAG (the API knows it)."""
+        return self.request("GET", f"/dags/{dag_id}").status_code == 200
+
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 

@@ -36,7 +36,9 @@ def _partitions(live: LiveAirflow, *path: str) -> list[str]:
     from fraudops.data import store
 
     settings = _settings(live)
-    return store.list_partitions(store.join_uri(settings.dataset_uri(path[0]), *path[1:]))
+    uri = store.join_uri(settings.dataset_uri(path[0]), *path[1:])
+    days: list[str] = store.list_partitions(uri)
+    return days
 
 
 @pytest.fixture(scope="module")
