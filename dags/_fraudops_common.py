@@ -21,12 +21,15 @@ Variables whose name contains ``api_key``.
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pendulum
+from _fraudops_window import to_utc
 
 if TYPE_CHECKING:
     from fraudops.config import Settings
@@ -39,8 +42,9 @@ ENV_PREFIX = "FRAUDOPS_"
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 # Transient failures (object store, MLflow server, Redis) are retried with exponential
-# backoff: 2 min, 4 min, ... capped at 30 min. Data problems raise AirflowFailException,
-# which skips the retries: re-running cannot fix a rejected batch.
+# backoff: 2 min, 4 min, ... capped at 30 min. Data and configuration problems raise
+# AirflowFailException (permanent_errors_fail), which skips the retries: re-running cannot
+# fix a rejected batch. Nothing to do (no data for the window yet) is a skip (`skip`).
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "fraudops",
     "depends_on_past": False,
@@ -131,55 +135,51 @@ def simulation_config(lookup: Lookup | None = None) -> SimulationConfig:
         raise ValueError(f"fraudops_simulation: {error}") from None
 
 
-def as_utc(value: datetime) -> datetime:
-    """A plain UTC ``datetime`` (Airflow hands out pendulum objects)."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: Airflow intervals are timezone-aware")
-    converted = value.astimezone(UTC)
-    return datetime(
-        converted.year,
-        converted.month,
-        converted.day,
-        converted.hour,
-        converted.minute,
-        converted.second,
-        converted.microsecond,
-        tzinfo=UTC,
-    )
+def latest_stored_day(settings: Settings) -> date | None:
+    """The latest day of validated (else raw) transactions in the store; None when empty.
+
+    The data DAG writes whole days, so a stored day is a complete day.
+    """
+    from fraudops.data import store
+
+    options = settings.storage_options()
+    for uri in (
+        store.join_uri(settings.dataset_uri("validated"), "clean"),
+        settings.dataset_uri("raw"),
+    ):
+        days = store.list_partitions(uri, options)
+        if days:
+            return date.fromisoformat(days[-1])
+    return None
 
 
-def data_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    """``[data_interval_start, data_interval_end)`` of the run, in UTC."""
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is None or end is None:
-        from airflow.sdk.exceptions import AirflowFailException
+def skip(message: str) -> NoReturn:
+    """Nothing to do: the task is skipped, and its log says why (Airflow itself logs only
+    "Skipping task.")."""
+    from airflow.sdk.exceptions import AirflowSkipException
 
-        raise AirflowFailException(
-            "this run has no data interval; trigger it with a logical date "
-            "(e.g. `airflow dags trigger --logical-date 2026-03-02 <dag>`)"
-        )
-    return as_utc(start), as_utc(end)
+    logging.getLogger("airflow.task").warning("skipped: %s", message)
+    raise AirflowSkipException(message)
 
 
-def interval_days(start: datetime, end: datetime) -> list[date]:
-    """The UTC days a data interval covers (one for a daily interval)."""
-    first = start.date()
-    last = (end - timedelta(microseconds=1)).date() if end > start else first
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+# Errors a retry cannot fix: bad configuration or data. Everything else (OSError, the
+# object store, MLflow, Redis, HTTP) is worth the retries of DEFAULT_ARGS.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError)
 
 
-def start_of_day(value: datetime) -> datetime:
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+@contextmanager
+def permanent_errors_fail() -> Iterator[None]:
+    """Turn a permanent error into ``AirflowFailException``: the task fails at once."""
+    from airflow.sdk.exceptions import AirflowFailException
 
+    from fraudops.data.validate import BatchRejectedError
+    from fraudops.models.registry import RegistryError
 
-def _parse_time(value: Any, what: str) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    permanent: tuple[type[Exception], ...] = (*PERMANENT_ERRORS, BatchRejectedError, RegistryError)
     try:
-        return as_utc(parsed)
-    except ValueError:
-        raise ValueError(f"{what}: {value!r} is not an ISO 8601 time") from None
+        yield
+    except permanent as error:
+        raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
 
 def _models(value: Any) -> list[str]:
@@ -189,30 +189,20 @@ def _models(value: Any) -> list[str]:
 
 def training_plan(
     conf: Mapping[str, Any],
-    interval_end: datetime | None,
-    run_after: datetime | None,
+    window_end: datetime,
     lookup: Lookup | None = None,
+    run_type: str = "scheduled",
 ) -> dict[str, Any]:
     """What one training run does, as small JSON (it becomes the first task's XCom).
 
-    The window ends at ``conf["window_end"]`` (a trigger from the monitoring DAG passes the
-    end of the window that drifted), else at the start of the day of the run's data
-    interval end (complete days only: the daily data run of that day may still be
-    running), else of the run's ``run_after``. Never at "now": a re-run trains on the
-    same window.
+    ``window_end`` comes from ``_fraudops_window.window_end`` (conf, interval, logical
+    date or the stored data; never "now": a re-run trains on the same window). ``conf``
+    overrides the options ``fraudops_training_*``.
     """
     conf = {k: v for k, v in conf.items() if v not in (None, "")}
-    if "window_end" in conf:
-        window_end = _parse_time(conf["window_end"], "conf window_end")
-    elif interval_end is not None:
-        window_end = start_of_day(as_utc(interval_end))
-    elif run_after is not None:
-        window_end = start_of_day(as_utc(run_after))
-    else:
-        raise ValueError("a training run needs conf window_end or a data interval")
     history = conf.get("history_days", option("training_history_days", lookup))
     train_start = (
-        _parse_time(conf["train_start"], "conf train_start")
+        to_utc(conf["train_start"], "conf train_start")
         if "train_start" in conf
         else window_end - timedelta(days=int(history))
         if history is not None
@@ -222,7 +212,7 @@ def training_plan(
     if not models:
         raise ValueError("no models to train (fraudops_training_models is empty)")
     return {
-        "reason": str(conf.get("reason") or "scheduled")[:250],
+        "reason": str(conf.get("reason") or run_type)[:250],
         "window_end": window_end.isoformat(),
         "train_start": train_start.isoformat() if train_start else None,
         "models": models,

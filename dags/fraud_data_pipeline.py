@@ -6,12 +6,13 @@ and ``fraudops demo`` call, for the day of its data interval.
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, task
 
 # DagBag(dag_folder=...) outside a DAG bundle does not put this folder on sys.path
 _HERE = str(Path(__file__).resolve().parent)
@@ -21,13 +22,24 @@ if _HERE not in sys.path:
 from _fraudops_common import (  # noqa: E402
     DEFAULT_ARGS,
     START_DATE,
-    data_interval,
-    interval_days,
     option,
+    permanent_errors_fail,
     simulation_config,
+    skip,
     task_settings,
     to_json,
 )
+from _fraudops_window import Window, data_day, run_facts  # noqa: E402
+
+
+def _day(context: dict[str, Any]) -> Window:
+    """The run's day, logged with the rule that chose it (_fraudops_window)."""
+    window = data_day(run_facts(context))
+    logging.getLogger("airflow.task").info(
+        "processing %s %s: %s", window.day, window.describe(), window.why
+    )
+    return window
+
 
 DOC = """
 ### fraud_data_pipeline (daily)
@@ -39,8 +51,10 @@ choose_source ─┬─► simulate_day ─► validate_day ─┬─► build_f
                └─► ingest_export ────────────────┘
 ```
 
-- **Interval**: the run for `[D 00:00, D+1 00:00)` UTC handles day *D* only, from the data
-  interval, never from the clock. It starts right after midnight.
+- **Day**: one UTC day *D*, never from the clock: `conf` `{"day": "D"}` first, else a
+  scheduled or backfill run's data interval `[D 00:00, D+1 00:00)` (it starts right after
+  midnight), else a manual run's logical date (the day ending there), else the last complete
+  day before the trigger. The task log says which rule chose the day.
 - **Source**: the seeded simulator by default (`fraudops_simulation`, JSON of
   `SimulationConfig` fields; day *D* is a pure function of the config and its index), or a
   user's daily export when the Variable `fraudops_export_uri` is set (`{ds}` is replaced by
@@ -53,9 +67,13 @@ choose_source ─┬─► simulate_day ─► validate_day ─┬─► build_f
   same history twice adds nothing); `memory://` lives in the API process (warmed by
   `fraudops serve --warm-from`), so it is skipped.
 - **Idempotent**: each task overwrites the partitions of its day; a re-run gives the same
-  files and hashes. **Catchup** is off: fill history with
-  `airflow backfill create --dag-id fraud_data_pipeline --from-date ... --to-date ...`,
-  which runs the days in order (`max_active_runs=1`, features need the earlier days).
+  files and hashes, and the same `validated/reports/D.json`. **Catchup** is off: fill
+  history with `airflow backfill create --dag-id fraud_data_pipeline --from-date D1
+  --to-date D2 --max-active-runs 1 --reprocess-behavior completed` (features need the
+  earlier days: one run at a time, in order; a backfill's own default is 10 at once).
+- **Nothing to do** (a day before the simulation start, no export for the day yet) is a
+  skip whose message names the day; bad data fails without retry; retries are for
+  transient errors (the object store, Redis).
 """
 
 
@@ -70,6 +88,14 @@ choose_source ─┬─► simulate_day ─► validate_day ─┬─► build_f
     default_args=DEFAULT_ARGS,
     tags=["fraudops", "data"],
     doc_md=DOC,
+    params={
+        "day": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="The UTC day to process (YYYY-MM-DD); default: the run's interval.",
+        ),
+    },
 )
 def fraud_data_pipeline() -> None:
     @task.branch
@@ -80,69 +106,65 @@ def fraud_data_pipeline() -> None:
     @task
     def simulate_day(**context: Any) -> dict[str, Any]:
         """Simulate the interval's day(s) into ``raw/date=D`` (overwritten on re-run)."""
-        from airflow.sdk.exceptions import AirflowFailException
-
         from fraudops.pipelines.data import generate_to_store
 
-        settings = task_settings()
-        config = simulation_config()
-        start, end = data_interval(context)
-        indices = [(day - config.start).days for day in interval_days(start, end)]
-        if indices[0] < 0:
-            raise AirflowFailException(
-                f"{start:%Y-%m-%d} is before the simulation start {config.start}; "
-                "set fraudops_simulation's start earlier"
+        window = _day(context)
+        with permanent_errors_fail():
+            settings = task_settings()
+            config = simulation_config()
+        index = (window.day - config.start).days
+        if index < 0:
+            skip(
+                f"no data for {window.day} {window.describe()}: it is before the simulation "
+                f"start {config.start} (fraudops_simulation's start)"
             )
         summary = generate_to_store(
             config,
             settings.dataset_uri("raw"),
             settings.storage_options(),
-            day_indices=range(indices[0], indices[-1] + 1),
+            day_indices=range(index, index + 1),
         )
-        return to_json(summary.__dict__)
+        return to_json({"day": window.day, **summary.__dict__})
 
     @task
     def validate_day(**context: Any) -> dict[str, Any]:
         """Validate the interval's raw partitions into ``validated/`` (clean + quarantine)."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from fraudops.data.validate import BatchRejectedError
         from fraudops.pipelines.data import validate_dataset
 
+        window = _day(context)
         settings = task_settings()
-        start, end = data_interval(context)
-        days = interval_days(start, end)
-        try:
+        with permanent_errors_fail():
             report = validate_dataset(
                 settings.dataset_uri("raw"),
                 settings.dataset_uri("validated"),
                 settings.max_bad_fraction,
                 settings.storage_options(),
-                start=days[0],
-                end=days[-1],
+                start=window.day,
+                end=window.day,
             )
-        except BatchRejectedError as error:
-            raise AirflowFailException(str(error)) from None
-        return to_json({k: report.get(k) for k in ("passed", "totals", "dataset_hash")})
+        keep = ("passed", "totals", "clean_partitions")
+        return to_json({"day": window.day, **{k: report.get(k) for k in keep}})
 
     @task
     def ingest_export(**context: Any) -> dict[str, Any]:
         """Map, validate and store the user's export of the interval's day."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from fraudops.data import store
         from fraudops.data.ingest import load_mapping
-        from fraudops.data.validate import BatchRejectedError
         from fraudops.pipelines.data import ingest_export as ingest
 
+        window = _day(context)
         settings = task_settings()
-        start, end = data_interval(context)
         template, mapping = option("export_uri"), option("export_mapping")
         if not template or not mapping:
             raise AirflowFailException(
                 "fraudops_export_uri needs fraudops_export_mapping (the column-mapping YAML)"
             )
-        source = template.format(ds=interval_days(start, end)[0].isoformat())
-        try:
+        source = template.format(ds=window.day.isoformat())
+        if not store.exists(source, settings.storage_options()):
+            skip(f"no export for {window.day} yet: {source} does not exist")
+        with permanent_errors_fail():
             report = ingest(
                 source,
                 load_mapping(mapping),
@@ -150,9 +172,8 @@ def fraud_data_pipeline() -> None:
                 settings.max_bad_fraction,
                 settings.storage_options(),
             )
-        except BatchRejectedError as error:
-            raise AirflowFailException(str(error)) from None
-        return to_json({"source": source, **{k: report.get(k) for k in ("passed", "totals")}})
+        keep = ("passed", "totals")
+        return to_json({"day": window.day, "source": source, **{k: report.get(k) for k in keep}})
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def build_features() -> dict[str, Any]:
@@ -171,15 +192,13 @@ def fraud_data_pipeline() -> None:
     @task
     def refresh_online_store() -> dict[str, Any]:
         """Top up a shared (Redis) online store from the stored history."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from fraudops.features.online import OnlineFeatureEngine, open_online_store
         from fraudops.pipelines.features import backfill_online_store
 
         settings = task_settings()
         uri = settings.online_store_uri
         if uri.startswith("memory"):
-            raise AirflowSkipException(
+            skip(
                 "online store is memory:// (inside the API process: fraudops serve --warm-from); "
                 "set FRAUDOPS_ONLINE_STORE_URI=redis://... to share one"
             )

@@ -7,13 +7,14 @@ A thin wrapper over ``fraudops.pipelines.monitoring.run_monitoring``, the functi
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 # DagBag(dag_folder=...) outside a DAG bundle does not put this folder on sys.path
 _HERE = str(Path(__file__).resolve().parent)
@@ -23,13 +24,16 @@ if _HERE not in sys.path:
 from _fraudops_common import (  # noqa: E402
     DEFAULT_ARGS,
     START_DATE,
-    data_interval,
+    latest_stored_day,
     option,
+    permanent_errors_fail,
     previous_triggers,
     record_trigger,
+    skip,
     task_settings,
     to_json,
 )
+from _fraudops_window import HOUR, run_facts, window_end  # noqa: E402
 
 TRAINING_DAG_ID = "fraud_training_pipeline"
 
@@ -40,13 +44,16 @@ DOC = """
 monitor_window ─► decide_retrain ─► trigger_training (TriggerDagRunOperator)
 ```
 
-- **monitor_window** judges the window ending at the data interval's end (default the
-  last 24 h, `fraudops_monitoring_window_hours`): feature drift share against the
-  champion's training sample, score PSI, decision rates and performance on labels that
-  have matured (`label_maturity_days`). It reads the API's prediction log, or, when the
-  window has none, scores the stored transactions through the offline features
-  (`fraudops_monitoring_source`). The record is stored under `monitoring/records/` and
-  logged to MLflow. Skipped while no champion exists.
+- **monitor_window** judges the window ending at `conf.window_end` (or after `conf.day`),
+  else at a scheduled run's interval end, else at a manual run's logical date, else at the
+  trigger hour or the end of the latest complete stored day, whichever is earlier; the
+  task log says which (default the last 24 h, `fraudops_monitoring_window_hours`):
+  feature drift share against the champion's training sample, score PSI, decision rates
+  and performance on labels that have matured (`label_maturity_days`). It reads the API's
+  prediction log, or, when the window has none, scores the stored transactions through the
+  offline features (`fraudops_monitoring_source`). The record is stored under
+  `monitoring/records/` and logged to MLflow. Skipped while no champion exists, and
+  when the window holds no transaction (the message names the window).
 - **decide_retrain** goes on when the verdict asks to retrain: drift share above
   `drift_share_threshold` (0.2 by default), score PSI above `psi_threshold`, live average
   precision below `live_ap_floor` on at least five known frauds (Variables `fraudops_<name>`
@@ -72,30 +79,41 @@ monitor_window ─► decide_retrain ─► trigger_training (TriggerDagRunOpera
     default_args={**DEFAULT_ARGS, "execution_timeout": timedelta(minutes=20)},
     tags=["fraudops", "monitoring"],
     doc_md=DOC,
+    params={
+        "window_end": Param(
+            None,
+            type=["null", "string"],
+            description="End of the monitored window (ISO 8601, UTC); default: the interval.",
+        ),
+    },
 )
 def fraud_monitoring_pipeline() -> None:
     @task
     def monitor_window(**context: Any) -> dict[str, Any]:
         """Drift, PSI, decision rates and matured performance of the window."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from fraudops.models.registry import RegistryError
         from fraudops.monitoring.records import record_uri
         from fraudops.pipelines.monitoring import run_monitoring
 
         settings = task_settings()
-        _, as_of = data_interval(context)
-        hours = float(option("monitoring_window_hours") or 24)
-        try:
-            record = run_monitoring(
-                settings,
-                as_of,
-                timedelta(hours=hours),
-                report=option("monitoring_report") or "auto",
-                source=option("monitoring_source") or "auto",
-            )
-        except RegistryError as error:  # nothing to monitor before the first training
-            raise AirflowSkipException(str(error)) from None
+        with permanent_errors_fail():
+            as_of, why = window_end(run_facts(context), HOUR, lambda: latest_stored_day(settings))
+            hours = float(option("monitoring_window_hours") or 24)
+        window = f"[{as_of - timedelta(hours=hours):%Y-%m-%dT%H:%M}Z, {as_of:%Y-%m-%dT%H:%M}Z)"
+        logging.getLogger("airflow.task").info("monitoring window %s: %s", window, why)
+        with permanent_errors_fail():
+            try:
+                record = run_monitoring(
+                    settings,
+                    as_of,
+                    timedelta(hours=hours),
+                    report=option("monitoring_report") or "auto",
+                    source=option("monitoring_source") or "auto",
+                )
+            except RegistryError as error:  # nothing to monitor before the first training
+                skip(f"{window}: {error}")
+        if record.rows == 0:
+            skip(f"no transaction in the window {window}: nothing to judge")
         return to_json(
             {
                 "as_of": as_of.isoformat(),

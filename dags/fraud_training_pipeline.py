@@ -7,6 +7,7 @@ A thin wrapper over ``fraudops.pipelines.training``: the same ``run_training`` a
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -22,11 +23,14 @@ if _HERE not in sys.path:
 from _fraudops_common import (  # noqa: E402
     DEFAULT_ARGS,
     START_DATE,
-    as_utc,
+    latest_stored_day,
+    permanent_errors_fail,
+    skip,
     task_settings,
     to_json,
     training_plan,
 )
+from _fraudops_window import DAY, run_facts, window_end  # noqa: E402
 
 DOC = """
 ### fraud_training_pipeline (weekly, and on trigger)
@@ -35,11 +39,14 @@ DOC = """
 plan_training ─► train_and_register ─► promotion_gate ─► notify_api
 ```
 
-- **plan_training** fixes the window: `conf.window_end` when a trigger passes one (the
-  monitoring DAG passes the end of the window that drifted), else midnight UTC of the data
-  interval's end (complete days only). `conf.reason`, `models`, `train_start` or
+- **plan_training** fixes the window end and logs why: `conf.window_end` (the monitoring
+  DAG passes the end of the window that drifted) or `conf.day` (the window ends after that
+  day), else midnight UTC of a scheduled run's interval end (complete days only), else a
+  manual run's logical date, else the trigger time, or the end of the latest complete
+  stored day when the stored data ends earlier. `conf.reason`, `models`, `train_start` or
   `history_days`, `trials`, `delay_days`, `test_days` override the Variables
-  `fraudops_training_*`.
+  `fraudops_training_*`. No stored data in the test or training window is a skip naming
+  the window (nothing to train on), not a failure.
 - **train_and_register** trains every candidate with a time split and a label-delay gap
   ending at the window end, logs them to MLflow and registers the best as `challenger`.
   Only a small JSON summary crosses to the next task, never a model.
@@ -67,7 +74,9 @@ plan_training ─► train_and_register ─► promotion_gate ─► notify_api
     tags=["fraudops", "training"],
     doc_md=DOC,
     params={
-        "reason": Param("scheduled", type="string", description="Why this training runs."),
+        "reason": Param(
+            None, type=["null", "string"], description="Why this training runs (logged, tagged)."
+        ),
         "window_end": Param(
             None,
             type=["null", "string"],
@@ -83,15 +92,36 @@ plan_training ─► train_and_register ─► promotion_gate ─► notify_api
 def fraud_training_pipeline() -> None:
     @task
     def plan_training(**context: Any) -> dict[str, Any]:
-        """Resolve the window and options of this run from conf, Variables and interval."""
-        dag_run = context["dag_run"]
-        conf = {**context["params"], **(dag_run.conf or {})}
-        end = context.get("data_interval_end")
-        return training_plan(
-            conf,
-            as_utc(end) if end is not None else None,
-            as_utc(dag_run.run_after) if getattr(dag_run, "run_after", None) else None,
+        """Resolve the window and options of this run; skip when no data covers it."""
+        from datetime import date, datetime, timedelta
+
+        from fraudops.data import store
+
+        settings = task_settings()
+        facts = run_facts(context)
+        with permanent_errors_fail():
+            end, why = window_end(facts, DAY, lambda: latest_stored_day(settings))
+            plan = training_plan(facts.conf, end, run_type=facts.run_type)
+        log = logging.getLogger("airflow.task")
+        log.info("training window ends %s: %s", plan["window_end"], why)
+        days = store.list_partitions(
+            store.join_uri(settings.dataset_uri("validated"), "clean"), settings.storage_options()
         )
+        test_start = end - timedelta(days=plan["test_days"])
+        train_start = datetime.fromisoformat(plan["train_start"]) if plan["train_start"] else None
+
+        def stored(first: datetime | None, last: datetime) -> list[str]:
+            low = first.date() if first else date.min
+            return [d for d in days if low <= date.fromisoformat(d) < last.date()]
+
+        if not stored(test_start, end) or not stored(train_start, test_start):
+            span = f"[{train_start or 'the first day'}, {test_start}) and [{test_start}, {end})"
+            held = f"{days[0]}..{days[-1]}" if days else "no day yet"
+            skip(
+                f"nothing to train on: the training and test windows {span} need stored days, "
+                f"the store holds {held}; pass conf window_end to train on another window"
+            )
+        return plan
 
     @task(execution_timeout=timedelta(hours=4))
     def train_and_register(plan: dict[str, Any]) -> dict[str, Any]:
@@ -122,34 +152,33 @@ def fraud_training_pipeline() -> None:
             label_cutoff=window_end,
             promote=False,  # the gate is the next task
         )
-        summary = run_training(settings, data_uri, options)
+        with permanent_errors_fail():
+            summary = run_training(settings, data_uri, options)
         keep = ("registered_version", "best", "models", "split", "dataset_hash", "run_id")
         return to_json({"data_uri": data_uri, **{k: summary.get(k) for k in keep}})
 
     @task
     def promotion_gate(trained: dict[str, Any]) -> dict[str, Any]:
         """Promote the challenger to champion only if it beats the champion."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from fraudops.pipelines.training import promote_version
 
         version = trained.get("registered_version")
         if version is None:
-            raise AirflowSkipException("nothing was registered")
-        decision = promote_version(task_settings(), int(version))
+            skip("nothing was registered")
+        with permanent_errors_fail():
+            decision = promote_version(task_settings(), int(version))
         return to_json(decision.as_dict())
 
     @task(retries=3, execution_timeout=timedelta(minutes=5))
     def notify_api(decision: dict[str, Any]) -> dict[str, Any]:
         """Ask the API to load the new champion now (it also polls the registry)."""
         import httpx
-        from airflow.sdk.exceptions import AirflowSkipException
 
         settings = task_settings()
         if not decision.get("promoted"):
-            raise AirflowSkipException(f"no new champion: {decision.get('reason')}")
+            skip(f"no new champion: {decision.get('reason')}")
         if not settings.api_url:
-            raise AirflowSkipException("FRAUDOPS_API_URL is not set; the API polls instead")
+            skip("FRAUDOPS_API_URL is not set; the API polls instead")
         response = httpx.post(
             f"{settings.api_url.rstrip('/')}/admin/reload",
             headers={"X-API-Key": settings.admin_api_key.get_secret_value()},

@@ -46,6 +46,8 @@ def render_env(example: str) -> str:
         match = ASSIGNMENT.match(line)
         if match and is_secret(match["name"]) and not match["value"].strip():
             lines.append(f"{match['name']}={generate_secret(match['name'])}")
+        elif match and match["name"] == "AIRFLOW_PARALLELISM":
+            lines.append(f"AIRFLOW_PARALLELISM={os.cpu_count() or 2}")  # a task slot per core
         else:
             lines.append(line)
     return "\n".join(lines) + "\n"

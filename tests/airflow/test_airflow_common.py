@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,6 @@ from airflow_harness import DAGS, require_airflow
 
 pytestmark = pytest.mark.airflow
 require_airflow()
-
-import pendulum  # noqa: E402 - Airflow's dependency
 
 if str(DAGS) not in sys.path:
     sys.path.append(str(DAGS))
@@ -64,61 +62,53 @@ def test_simulation_config_from_json() -> None:
         common.simulation_config(variables(simulation='{"customer": 10}'))
 
 
-def test_data_interval_days_and_utc() -> None:
-    day = pendulum.datetime(2026, 2, 14, tz="UTC")
-    start, end = common.data_interval(
-        {"data_interval_start": day, "data_interval_end": day.add(days=1)}
-    )
-    assert type(start) is datetime
-    assert start.tzinfo is UTC
-    assert common.interval_days(start, end) == [date(2026, 2, 14)]
-    assert common.interval_days(start, start + timedelta(days=2)) == [
-        date(2026, 2, 14),
-        date(2026, 2, 15),
-    ]
-    hour = datetime(2026, 2, 14, 23, tzinfo=UTC)
-    assert common.interval_days(hour, hour + timedelta(hours=1)) == [date(2026, 2, 14)]
-    paris = pendulum.datetime(2026, 2, 15, 1, tz="Europe/Paris")
-    assert common.as_utc(paris) == datetime(2026, 2, 15, 0, tzinfo=UTC)
-
-
-def test_data_interval_is_required() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    with pytest.raises(AirflowFailException, match="no data interval"):
-        common.data_interval({"data_interval_start": None, "data_interval_end": None})
-
-
-def test_training_plan_window_comes_from_conf_then_interval() -> None:
+def test_training_plan_takes_the_window_end_and_options() -> None:
     lookup = variables(training_models="lr, lgbm", training_history_days="28")
-    interval_end = datetime(2026, 2, 16, 6, tzinfo=UTC)
-    plan = common.training_plan({}, interval_end, None, lookup)
-    # scheduled: complete days only, never "now"
+    end = datetime(2026, 2, 16, tzinfo=UTC)
+    plan = common.training_plan({}, end, lookup)
     assert plan["window_end"] == "2026-02-16T00:00:00+00:00"
     assert plan["train_start"] == "2026-01-19T00:00:00+00:00"
     assert plan["models"] == ["lr", "lgbm"]
     assert plan["reason"] == "scheduled"
     triggered = common.training_plan(
-        {"reason": "drift share 0.44 > 0.2", "window_end": "2026-02-16T00:00:00+00:00"},
-        None,
-        datetime(2026, 11, 26, 17, 3, tzinfo=UTC),
+        {"reason": "drift share 0.44 > 0.2", "window_end": "ignored: resolved before"},
+        end,
         lookup,
+        run_type="manual",
     )
-    assert triggered["window_end"] == "2026-02-16T00:00:00+00:00"
     assert triggered["reason"] == "drift share 0.44 > 0.2"
-    own = common.training_plan(
-        {"models": ["xgb"], "train_start": "2026-01-01", "window_end": None},
-        interval_end,
-        None,
-        lookup,
-    )
+    assert common.training_plan({"reason": None}, end, lookup, "manual")["reason"] == "manual"
+    own = common.training_plan({"models": ["xgb"], "train_start": "2026-01-01"}, end, lookup)
     assert own["models"] == ["xgb"]
     assert own["train_start"] == "2026-01-01T00:00:00+00:00"
-    # a manual run without logical date: its recorded run_after, so re-runs agree
-    manual = common.training_plan({}, None, datetime(2026, 3, 3, 9, tzinfo=UTC), lookup)
-    assert manual["window_end"] == "2026-03-03T00:00:00+00:00"
     with pytest.raises(ValueError, match="no models"):
-        common.training_plan({}, interval_end, None, variables(training_models=" , "))
+        common.training_plan({}, end, variables(training_models=" , "))
+
+
+def test_permanent_errors_fail_without_retry_and_transient_ones_are_left_to_retries() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from fraudops.data.validate import BatchRejectedError
+
+    for error in (ValueError("bad conf"), BatchRejectedError("too many bad rows")):
+        with pytest.raises(AirflowFailException, match=str(error)), common.permanent_errors_fail():
+            raise error
+    with pytest.raises(ConnectionError), common.permanent_errors_fail():
+        raise ConnectionError("object store unreachable")
+
+
+def test_latest_stored_day_reads_the_clean_partitions(tmp_path: Path) -> None:
+    import polars as pl
+
+    from fraudops.config import Settings
+    from fraudops.data import store
+
+    settings = Settings(home=tmp_path)
+    assert common.latest_stored_day(settings) is None
+    clean = store.join_uri(settings.dataset_uri("validated"), "clean")
+    for day in ("2026-02-13", "2026-02-14"):
+        store.write_partition(clean, day, pl.DataFrame({"x": [1]}))
+    assert common.latest_stored_day(settings) == date(2026, 2, 14)
 
 
 def test_trigger_markers_round_trip(tmp_path: Path) -> None:

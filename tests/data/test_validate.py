@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -218,3 +220,33 @@ def test_repeats_after_the_first_are_found_as_polars_finds_them(values: list[str
     series = pl.Series(values, dtype=pl.String)
     expected = series.is_not_null() & ~series.is_first_distinct()
     assert repeated_after_first(series).to_list() == expected.to_list()
+
+
+def test_a_days_report_is_the_same_bytes_when_the_day_is_validated_again(
+    small_transactions: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The report of a day is a function of that day: validating later days in between
+    (the dataset grows) or ties between failure counts never change it."""
+    from fraudops.data import store
+    from fraudops.pipelines.data import validate_dataset
+
+    raw, out = str(tmp_path / "raw"), str(tmp_path / "validated")
+    days = sorted({t.date() for t in small_transactions["timestamp"]})[:3]
+    for day in days:
+        frame = small_transactions.filter(pl.col("timestamp").dt.date() == day)
+        # two checks failing once each: a tie in failures_by_check
+        frame = _corrupt(_corrupt(frame, 3, amount=-5.0), 9, channel="telepathy")
+        store.write_partition(raw, str(day), frame)
+    first, later = days[0], days[1:]
+    report = Path(out) / "reports" / f"{first}.json"
+
+    validate_dataset(raw, out, start=first, end=first)
+    before = report.read_bytes()
+    failures = json.loads(before)["batches"][str(first)]["failures_by_check"]
+    assert len(failures) == 2  # one failure each: a tie, listed by name
+    assert list(failures) == sorted(failures)
+    assert list(json.loads(before)["clean_partitions"]) == [str(first)]
+    for day in later:  # the clean dataset grows by two days
+        validate_dataset(raw, out, start=day, end=day)
+    validate_dataset(raw, out, start=first, end=first)
+    assert report.read_bytes() == before

@@ -191,7 +191,10 @@ def test_airflow_roles_share_one_configuration(services: dict[str, Any]) -> None
     assert reference["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     commands = {role: services[role].get("command") for role in roles}
     assert commands["airflow-apiserver"] == ["api-server"]
-    assert commands["airflow-scheduler"] == ["scheduler"]
+    assert commands["airflow-scheduler"] == ["scheduler", "--skip-serve-logs"]
+    # small-host defaults: task slots bounded, one API worker
+    assert reference["AIRFLOW__CORE__PARALLELISM"] == "${AIRFLOW_PARALLELISM:-2}"
+    assert reference["AIRFLOW__API__WORKERS"] == "${AIRFLOW_API_WORKERS:-1}"
     assert commands["airflow-dag-processor"] == ["dag-processor"]
     assert "airflow db migrate" in commands["airflow-init"][0]
 

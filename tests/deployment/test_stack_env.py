@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import stat
 from pathlib import Path
@@ -27,6 +28,8 @@ def test_every_empty_secret_is_generated(stack_env: ModuleType) -> None:
         if name in secrets:
             assert len(value) >= 32, name
             assert re.fullmatch(r"[A-Za-z0-9_=-]+", value), f"{name} is not URL-safe"
+        elif name == "AIRFLOW_PARALLELISM":  # a task slot per core of this host
+            assert value == str(os.cpu_count() or 2)
         else:
             assert value == example[name], f"{name} changed"
     assert len({rendered[name] for name in secrets}) == len(secrets), "secrets are reused"

@@ -287,7 +287,8 @@ def quality_report(
         "valid_rows": clean.height,
         "quarantined_rows": quarantine.height,
         "bad_fraction": round(quarantine.height / rows, 6) if rows else 0.0,
-        "failures_by_check": failures,
+        # most frequent first, ties by name: value_counts' order varies between runs
+        "failures_by_check": dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
         "null_rates": {
             name: round(float(null_counts[name]) / rows, 6) if rows else 0.0
             for name in typed.columns

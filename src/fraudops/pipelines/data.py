@@ -120,8 +120,13 @@ def _write_validated(
             store.write_partition(clean_uri, day, r.clean, storage_options, update_manifest=False)
             for day, r in results.items()
         ]
-        manifest = store.record_partitions(clean_uri, infos, storage_options)
-        report["dataset_hash"] = manifest["dataset_hash"]
+        store.record_partitions(clean_uri, infos, storage_options)
+        # the hashes of this run's own partitions, not of the whole (growing) dataset: a
+        # report is a function of its days, identical when a day is validated again
+        report["clean_partitions"] = {
+            info.day: {"rows": info.rows, "sha256": info.sha256}
+            for info in sorted(infos, key=lambda i: i.day)
+        }
     store.write_json(store.join_uri(out_uri, "report.json"), report, storage_options)
     days = sorted(results)
     # report.json is the latest run; reports/ keeps one per validated interval
