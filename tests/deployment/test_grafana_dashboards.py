@@ -29,6 +29,7 @@ REQUIRED_ROWS = [
     "Shadow scoring",
     "Rules and lists",
     "Review queue",
+    "Resilience",
 ]
 
 

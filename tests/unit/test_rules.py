@@ -4,7 +4,9 @@ the evaluation order, missing values, and the canonical digest."""
 from __future__ import annotations
 
 import math
+from math import inf
 
+import polars as pl
 import pytest
 
 from fraudops.decisions import EXAMPLE_RULES
@@ -168,6 +170,15 @@ def test_division_by_zero_is_missing_not_an_error() -> None:
     condition = compile_condition("amount / card_amount_mean_30d > 3")
     assert condition.predicate({"amount": 10.0, "card_amount_mean_30d": 0.0}) is False
     assert condition.predicate({"amount": 10.0, "card_amount_mean_30d": 2.0}) is True
+
+
+def test_a_remainder_by_infinity_is_missing_in_both_compilations() -> None:
+    # Python's 5 % inf is 5 (and -5 % inf is inf), polars' is NaN: both read it as missing
+    condition = compile_condition("amount % card_amount_mean_30d >= 0")
+    frame = pl.DataFrame({"amount": [5.0, -5.0, 5.0], "card_amount_mean_30d": [inf, inf, 2.0]})
+    per_request = [condition.predicate(row) for row in frame.iter_rows(named=True)]
+    vectorised = frame.select(condition.expression.alias("holds"))["holds"].to_list()
+    assert per_request == vectorised == [False, False, True]
 
 
 def test_a_context_value_of_the_wrong_type_does_not_fail_the_request() -> None:

@@ -9,7 +9,7 @@ checked tree is turned into closures (one request, a mapping) and into a polars
 expression (a frame of many). Both follow one semantics:
 
 - a missing value (None, NaN, a null cell) propagates through arithmetic; ``x / 0`` and
-  ``x % 0`` are missing;
+  ``x % 0`` (and ``x % inf``) are missing;
 - a comparison, ``in`` or ``startswith`` with a missing operand is False (two-valued, so
   ``not (x > 5)`` is True when ``x`` is missing); ``x is None`` asks for missing values;
 - a list membership flag that is absent is False (not listed).
@@ -319,12 +319,15 @@ def _arithmetic(symbol: str, left: _Node, right: _Node) -> _Node:
     a, b = left.expr, right.expr
     if symbol in ("/", "%"):
         raw = a / b if symbol == "/" else a % b
-        expr = pl.when(b != 0).then(raw).fill_nan(None)  # null where b is 0 or null
+        # null where b is 0 or null, and for % where b is infinite: Python's x % inf is x
+        # or inf by the sign of x, polars' is NaN; neither is a useful remainder
+        defined = (b != 0) if symbol == "/" else (b != 0) & b.is_finite()
+        expr = pl.when(defined).then(raw).fill_nan(None)
         python = operator.truediv if symbol == "/" else operator.mod
 
         def divide(c: Mapping[str, Any]) -> Any:
             x, y = f(c), g(c)
-            if x is None or y is None or y == 0:
+            if x is None or y is None or y == 0 or (symbol == "%" and math.isinf(y)):
                 return None
             v = python(x, y)
             return None if v != v else v  # noqa: PLR0124  inf - inf
