@@ -181,6 +181,18 @@ def test_a_remainder_by_infinity_is_missing_in_both_compilations() -> None:
     assert per_request == vectorised == [False, False, True]
 
 
+def test_remainders_are_pythons_in_both_compilations() -> None:
+    # polars' own % is a - b * floor(a / b): -inf for 1 % 1e-311, inexact for 1 % 1e-300
+    condition = compile_condition("amount % card_amount_mean_30d < 1e-299")
+    frame = pl.DataFrame(
+        {"amount": [1.0, 1.0, -7.5, 7.5], "card_amount_mean_30d": [1e-311, 1e-300, 2.0, -2.0]}
+    )
+    per_request = [condition.predicate(row) for row in frame.iter_rows(named=True)]
+    vectorised = frame.select(condition.expression.alias("holds"))["holds"].to_list()
+    expected = [1.0 % 1e-311 < 1e-299, 1.0 % 1e-300 < 1e-299, False, True]
+    assert per_request == vectorised == expected
+
+
 def test_a_context_value_of_the_wrong_type_does_not_fail_the_request() -> None:
     compiled = compile_rules(parse_rules(one_rule("amount > 5")))
     result = compiled.evaluate({"amount": "not a number"})
