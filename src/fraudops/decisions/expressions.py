@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 
 from fraudops.decisions.context import LIST_KINDS, field_types, parse_list_flag, type_of
+from fraudops.decisions.numeric import remainder
 
 Kind = Literal["num", "str", "bool", "none"]
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -315,28 +315,11 @@ class _Builder:
             )
 
 
-def _python_remainder(pair: pl.Series) -> pl.Series:
-    """Python's float ``%`` on two columns: C's exact ``fmod``, then the divisor's sign
-    (what CPython does). Polars' own ``%`` computes ``a - b * floor(a / b)``, which goes to
-    ±inf or loses digits when the quotient is huge (``1 % 1e-311``)."""
-    a = pair.struct.field("a").cast(pl.Float64).to_numpy()
-    b = pair.struct.field("b").cast(pl.Float64).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mod = np.fmod(a, b)
-        mod = np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
-    return pl.Series(pair.name, mod, dtype=pl.Float64)
-
-
-def _remainder(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    pair = pl.struct(a.cast(pl.Float64).alias("a"), b.cast(pl.Float64).alias("b"))
-    return pair.map_batches(_python_remainder, return_dtype=pl.Float64)
-
-
 def _arithmetic(symbol: str, left: _Node, right: _Node) -> _Node:
     f, g = left.value, right.value
     a, b = left.expr, right.expr
     if symbol in ("/", "%"):
-        raw = a / b if symbol == "/" else _remainder(a, b)
+        raw = a / b if symbol == "/" else remainder(a, b)
         # null where b is 0 or null, and for % where b is infinite: Python's x % inf is x
         # or inf by the sign of x, polars' is NaN; neither is a useful remainder
         defined = (b != 0) if symbol == "/" else (b != 0) & b.is_finite()
