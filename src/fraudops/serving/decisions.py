@@ -53,8 +53,9 @@ class RulesHolder:
     _mtime: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def install(self, ruleset: RuleSet) -> CompiledRules:
-        compiled = compile_rules(ruleset)  # RulesError names the rule
+    def install(self, ruleset: RuleSet, compiled: CompiledRules | None = None) -> CompiledRules:
+        """Put ``ruleset`` in force (compiled here unless given; RulesError names the rule)."""
+        compiled = compiled or compile_rules(ruleset)
         self.current = compiled
         self.status.version = ruleset.version
         self.status.digest = ruleset.digest
@@ -105,10 +106,7 @@ class RulesHolder:
             staging.write_text(text)
             os.replace(staging, self.path)
             self._mtime = self.path.stat().st_mtime
-            self.current = compiled
-            self.status.version, self.status.digest = ruleset.version, ruleset.digest
-            self.status.loaded_at = datetime.now(UTC).isoformat()
-            self.status.last_error = None
+            self.install(ruleset, compiled)
         return ruleset
 
 
