@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (fraudops needs Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --constraint constraints.txt -e ".[dev,airflow,compiled]"
+	$(BIN)/uv pip install --python $(BIN)/python --constraint constraints.txt -e ".[dev,airflow,compiled,spark]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with fraudops, its dev tools and Airflow (pinned by constraints.txt)

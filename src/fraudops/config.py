@@ -236,6 +236,15 @@ class Settings(BaseSettings):
     api_url: str | None = Field(
         None, description="Base URL of the scoring API, told to reload after a promotion."
     )
+    engine: Literal["polars", "spark"] = Field(
+        "polars",
+        description="Engine of the offline steps (features, bulk scoring): polars in this "
+        "process, or Spark for data past one machine.",
+    )
+    spark_master: str = Field(
+        "local[*]",
+        description="Spark master URL (local[*], spark://host:7077, yarn, ...) for engine=spark.",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_keys_in_production(self) -> Settings:

@@ -1,0 +1,13 @@
+"""The Spark interpretation of fraudops' offline steps, for data past one machine.
+
+The session builder lives here so the feature engine and bulk scoring start Spark the same
+way (one master setting, Arrow on, UTC everywhere, parquet timestamps as microseconds).
+"""
+
+from fraudops.features.spark.session import (
+    SparkUnavailableError,
+    spark_session,
+    stop_spark_session,
+)
+
+__all__ = ["SparkUnavailableError", "spark_session", "stop_spark_session"]
