@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from fraudops.cli.common import console, progress_bar, settings, user_errors
+from fraudops.cli.common import CliError, console, progress_bar, settings, user_errors
+from fraudops.config import Settings
 
 features_app = typer.Typer(
     help="Point-in-time fraud features: one definition, offline table and online store.",
@@ -40,20 +42,36 @@ def features_build(
             "(bounded memory, same values); default: the whole history at once.",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="polars (this process) or spark (FRAUDOPS_SPARK_MASTER, default local[*]); "
+            "default: FRAUDOPS_ENGINE, else polars. Both write the same table.",
+        ),
+    ] = None,
 ) -> None:
     """Compute every feature of every transaction as of its own time and store them."""
-    from fraudops.pipelines.features import build_features
-
     s = settings()
+    chosen = engine or s.engine
+    with user_errors():
+        if chosen not in ("polars", "spark"):
+            raise CliError(f"--engine must be polars or spark, not {chosen!r}")
+        if chosen == "spark" and chunk_days is not None:
+            raise CliError("--chunk-days is for the polars engine (Spark bounds memory itself)")
     with user_errors(), progress_bar() as bar:
-        task = bar.add_task("building features", total=None, detail="")
+        task = bar.add_task(f"building features ({chosen})", total=None, detail="")
 
         def on_day(day: str, rows: int) -> None:
             bar.update(task, advance=1, detail=f"wrote {day} · {rows:,} rows")
 
-        summary = build_features(
-            input, out, s.storage_options(), labels, on_day=on_day, chunk_days=chunk_days
-        )
+        if chosen == "spark":
+            summary = _build_with_spark(input, out, s, labels, on_day)
+        else:
+            from fraudops.pipelines.features import build_features
+
+            summary = build_features(
+                input, out, s.storage_options(), labels, on_day=on_day, chunk_days=chunk_days
+            )
     table = Table(title="Features")
     for column in ("transactions", "features", "days", "spec hash", "seconds", "written to"):
         table.add_column(column)
@@ -67,6 +85,20 @@ def features_build(
     )
     console.print(table)
     console.print(f"feature list: {out}/feature_list.json  labels: {summary['labels']}")
+
+
+def _build_with_spark(
+    input: str, out: str, s: Settings, labels: str | None, on_day: Callable[[str, int], None]
+) -> dict[str, Any]:
+    from fraudops.features.spark import stop_spark_session
+    from fraudops.pipelines.features_spark import build_features_spark
+
+    try:
+        return build_features_spark(
+            input, out, s.storage_options(), labels, on_day=on_day, master=s.spark_master
+        )
+    finally:
+        stop_spark_session()
 
 
 @features_app.command("list")

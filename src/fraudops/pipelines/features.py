@@ -51,7 +51,7 @@ def read_labels(uri: str, storage_options: dict[str, Any] | None = None) -> pl.D
     )
 
 
-def _check_spec(out_uri: str, storage_options: dict[str, Any] | None) -> None:
+def check_out_spec(out_uri: str, storage_options: dict[str, Any] | None) -> None:
     """Refuse to mix feature tables of two spec versions under one folder."""
     path = store.join_uri(out_uri, FEATURE_LIST_NAME)
     if not store.exists(path, storage_options):
@@ -98,7 +98,7 @@ def build_features(
     """
     started = time.perf_counter()
     source = resolve_transactions_uri(input_uri, storage_options)
-    _check_spec(out_uri, storage_options)
+    check_out_spec(out_uri, storage_options)
     labels = read_labels(labels_uri, storage_options) if labels_uri else None
     if chunk_days is not None:
         return _build_chunked(
@@ -112,8 +112,8 @@ def build_features(
     features = compute_features(transactions, labels)
     del transactions
     computed = time.perf_counter()
-    infos = _write_days(features, out_uri, storage_options, on_day)
-    return _finish(
+    infos = write_feature_days(features, out_uri, storage_options, on_day)
+    return finish_build(
         source,
         out_uri,
         storage_options,
@@ -129,7 +129,7 @@ def build_features(
     )
 
 
-def _write_days(
+def write_feature_days(
     features: pl.DataFrame,
     out_uri: str,
     storage_options: dict[str, Any] | None,
@@ -166,13 +166,13 @@ def _build_chunked(
     infos: list[Any] = []
     rows = 0
     for _, part in chunked_features(load, days, chunk_days, labels):
-        infos += _write_days(part, out_uri, storage_options, on_day)
+        infos += write_feature_days(part, out_uri, storage_options, on_day)
         rows += part.height
     timings = {"chunk_days": chunk_days, "seconds": round(time.perf_counter() - started, 3)}
-    return _finish(source, out_uri, storage_options, labels_uri, infos, rows, timings)
+    return finish_build(source, out_uri, storage_options, labels_uri, infos, rows, timings)
 
 
-def _finish(
+def finish_build(
     source: str,
     out_uri: str,
     storage_options: dict[str, Any] | None,

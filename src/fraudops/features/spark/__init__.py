@@ -2,6 +2,8 @@
 
 The session builder lives here so the feature engine and bulk scoring start Spark the same
 way (one master setting, Arrow on, UTC everywhere, parquet timestamps as microseconds).
+The feature engine is :mod:`fraudops.features.spark.engine` (import it explicitly: it is
+not loaded with this package).
 """
 
 from fraudops.features.spark.session import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pyspark is an optional extra; import it only when Spark is asked for
@@ -47,6 +48,9 @@ def spark_session(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Python workers (mapInArrow) run this interpreter, so they import the same fraudops;
+    # pyspark reads only the variable (spark.pyspark.python is for spark-submit)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
