@@ -88,3 +88,21 @@ def trained_model(model_features: pl.DataFrame):  # type: ignore[no-untyped-def]
     )
     model.metadata["thresholds"] = {"review": 0.05, "decline": 0.5}
     return model
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One local Spark session (two cores) for every Spark test of the run.
+
+    Started once (the JVM takes ~15 s), stopped at the end; code under test that asks for a
+    session gets this one. Needs the spark extra and Java 17 (``make install``, .ci/run)."""
+    from skip_policy import require
+
+    from fraudops.features.spark import SparkUnavailableError, spark_session, stop_spark_session
+
+    try:
+        session = spark_session("local[2]", "fraudops-tests", {"spark.sql.shuffle.partitions": "2"})
+    except SparkUnavailableError as exc:
+        require(None, str(exc))
+    yield session
+    stop_spark_session()

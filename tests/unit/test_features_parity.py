@@ -1,4 +1,5 @@
-"""Offline and online engines give the same features on the same stream (memory store).
+"""Offline and online engines give the same features on the same stream (memory store),
+and the Spark engine gives the offline engine's table.
 
 Hypothesis generates streams that hit the hard cases: ties on identical timestamps,
 transactions exactly on window boundaries (and one µs either side), first-ever
@@ -9,9 +10,13 @@ transactions not seen yet or never, and UTC midnight, week and year edges.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from features_support import Stream, replay, streams
 from fraudops.features.offline import build_offline_features
@@ -76,3 +81,37 @@ def test_parity_on_simulated_traffic() -> None:
     offline = build_offline_features(transactions).select(feature_names()).to_numpy()
     assert transactions.height > 1000
     assert_parity(online, offline)
+
+
+def _combined(batch: list[Stream]) -> Stream:
+    """Several streams as one: ids and entities prefixed per stream, so no two interact."""
+    entity_columns = ("transaction_id", "card_id", "merchant_id", "terminal_id", "customer_id")
+    transactions, labels = [], []
+    for k, stream in enumerate(batch):
+        prefix = pl.lit(f"s{k}-")
+        transactions.append(
+            stream.transactions.with_columns(
+                [(prefix + pl.col(c)).alias(c) for c in entity_columns]
+            )
+        )
+        labels.append(stream.labels.with_columns(prefix + pl.col("transaction_id")))
+    return Stream(pl.concat(transactions), pl.concat(labels), [])
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(streams(), min_size=1, max_size=12))
+def test_spark_equals_offline(spark: Any, batch: list[Stream]) -> None:
+    """The Spark engine gives the polars engine's table to the bit, dtypes included.
+
+    One Spark job checks a batch of generated streams at once (each Spark run has a fixed
+    cost of seconds), with a label feed; the CLI test covers labels from the rows."""
+    from fraudops.features.offline import compute_features
+    from fraudops.features.spark.engine import spark_offline_features, to_polars
+
+    stream = _combined(batch)
+    expected = compute_features(stream.transactions, stream.labels)
+    table = spark_offline_features(
+        spark.createDataFrame(stream.transactions.to_arrow()),
+        spark.createDataFrame(stream.labels.to_arrow()),
+    )
+    assert_frame_equal(to_polars(table), expected, check_exact=True)

@@ -93,12 +93,19 @@ def _build_with_spark(
     from fraudops.features.spark import stop_spark_session
     from fraudops.pipelines.features_spark import build_features_spark
 
+    try:  # stop the session only if this command started it (not an embedding program's)
+        from pyspark.sql import SparkSession
+
+        owned = SparkSession.getActiveSession() is None
+    except ImportError:  # build_features_spark then says how to install Spark
+        owned = False
     try:
         return build_features_spark(
             input, out, s.storage_options(), labels, on_day=on_day, master=s.spark_master
         )
     finally:
-        stop_spark_session()
+        if owned:
+            stop_spark_session()
 
 
 @features_app.command("list")

@@ -10,15 +10,15 @@ The semantics are those of :mod:`fraudops.features.spec`, computed the way
   them). The running value "just before the window" is the one of the last row with
   ``ts <= t - D - W``: ``max_by(running, __idx)`` over a ``rangeBetween`` frame on epoch
   microseconds that ends ``D + W`` before the row. A growing frame: linear, not per window.
-- Maxima, distinct values and label-aware fraud counts cannot be differenced; they use a
-  sliding frame. With a delay ``D > 0`` the window ``(t - D - W, t - D]`` is one
+- Maxima and distinct values cannot be differenced; they use a sliding frame (the spec
+  only asks them over a card's history, a few rows a day). With a delay ``D > 0`` the
+  window ``(t - D - W, t - D]`` is one
   ``rangeBetween(-(D + W - 1), -D)`` frame. Without one, rows at the very same microsecond
   are ordered by id, which a range frame cannot see, so the window is split in two: the
   earlier microseconds (``rangeBetween(-(W - 1), -1)``) and the same microsecond up to the
   row (a frame partitioned by entity and time, ordered by id).
-- A fraud counts only when its label was known by the row's time: the windows collect the
-  report times of their frauds and keep those ``<= t`` (a per-row condition no plain
-  aggregate expresses).
+- A fraud counts only when its label was known by the row's time: a sweep over label
+  events (:mod:`fraudops.features.spark.labels`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from fraudops.features.definition import FeatureDef, Filter
-from fraudops.features.spark.prepare import KNOWN, TS
+from fraudops.features.definition import LABEL_KINDS, FeatureDef, Filter
+from fraudops.features.spark.labels import fraud_count_column, with_known_fraud_counts
+from fraudops.features.spark.prepare import TS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -221,12 +222,11 @@ def _value_order(entity: str, column: str) -> WindowSpec:
 
 
 def _known_frauds(plan: _EntityPlan, f: FeatureDef) -> Column:
-    """Frauds in ``f``'s window whose label was known at the row's time."""
+    """Frauds in ``f``'s window whose label was known at the row's time (see labels.py)."""
     from pyspark.sql import functions as sf
 
-    lists = [sf.collect_list(sf.col(KNOWN)).over(frame) for frame in plan.sliding(f)]
-    reports = lists[0] if len(lists) == 1 else sf.concat(*lists)
-    return sf.size(sf.filter(reports, lambda known: known <= sf.col(TS)))
+    assert f.window is not None
+    return sf.col(fraud_count_column(plan.entity, _us(f.window), _us(f.delay)))
 
 
 def with_entity_features(
@@ -239,10 +239,15 @@ def with_entity_features(
         return frame
     plan = _EntityPlan(entity)
     values = {f.name: _feature(plan, f) for f in features}
-    staged = frame.withColumn(IDX, sf.row_number().over(plan.order))
+    label_windows = sorted(
+        {(_us(f.window), _us(f.delay)) for f in features if f.kind in LABEL_KINDS and f.window}
+    )
+    staged = with_known_fraud_counts(frame, entity, label_windows)
+    staged = staged.withColumn(IDX, sf.row_number().over(plan.order))
     if plan.running:
         staged = staged.withColumns(plan.running)
     if plan.derived:
         staged = staged.withColumns(plan.derived)
     helpers = [IDX, *plan.running, *plan.derived]
+    helpers += [fraud_count_column(entity, *window) for window in label_windows]
     return staged.withColumns(values).drop(*helpers)
