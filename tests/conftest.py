@@ -96,9 +96,8 @@ def spark():  # type: ignore[no-untyped-def]
 
     Started once (the JVM takes ~15 s), stopped at the end; code under test that asks for a
     session gets this one. Needs the spark extra and Java 17 (``make install``, .ci/run)."""
-    from skip_policy import require
-
     from fraudops.features.spark import SparkUnavailableError, spark_session, stop_spark_session
+    from skip_policy import require
 
     try:
         session = spark_session("local[2]", "fraudops-tests", {"spark.sql.shuffle.partitions": "2"})

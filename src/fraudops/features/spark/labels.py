@@ -50,17 +50,17 @@ def with_known_fraud_counts(
     for k, (window, delay) in enumerate(windows):
         start = sf.greatest(sf.col(KNOWN), sf.col(TS) + sf.lit(delay))
         end = sf.col(TS) + sf.lit(delay + window)
-        counts = start < end
+        in_window = start < end
         at_own_row = sf.lit(delay == 0) & (sf.col(KNOWN) == sf.col(TS))
         events += [
             sf.struct(
-                sf.when(counts, start).alias("time"),
+                sf.when(in_window, start).alias("time"),
                 sf.when(at_own_row, 1).otherwise(0).alias("group"),
                 sf.lit(1).alias("delta"),
                 sf.lit(k).alias("k"),
             ),
             sf.struct(
-                sf.when(counts, end).alias("time"),
+                sf.when(in_window, end).alias("time"),
                 sf.lit(0).alias("group"),
                 sf.lit(-1).alias("delta"),
                 sf.lit(k).alias("k"),
