@@ -111,13 +111,9 @@ def child(engine: str, source: str, out: str) -> dict[str, Any]:
 
 
 def run_child(engine: str, source: str, out: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", engine, "--source", source, "--out", out],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    command = [sys.executable, __file__, "--child", engine, "--source", source, "--out", out]
+    last_line = subprocess.check_output(command, text=True).strip().splitlines()[-1]
+    result: dict[str, Any] = json.loads(last_line)
     return result
 
 
@@ -149,8 +145,8 @@ def main() -> None:
         )
         equal = True
         for master in args.masters.split(","):
-            spark = run_child(master, source, f"{tables}/{master}")
             key = master.replace("[", "_").replace("]", "").replace("*", "all")
+            spark = run_child(master, source, f"{tables}/{key}")
             equal &= spark["dataset_hash"] == polars["dataset_hash"]
             result.update(
                 {

@@ -82,7 +82,10 @@ def _read_staged_day(
 ) -> pl.DataFrame:
     fs, root = fsspec.core.url_to_fs(staging, **(storage_options or {}))
     frames = []
-    for path in sorted(fs.glob(f"{root}/{_DAY}={day}/*.parquet")):
+    folder = f"{root}/{_DAY}={day}"
+    # listed, not globbed: an output path may hold glob characters ("local[2]")
+    names = sorted(str(entry) for entry in fs.ls(folder, detail=False))
+    for path in [name for name in names if name.endswith(".parquet")]:
         with fs.open(path, "rb") as handle:
             frames.append(pl.read_parquet(handle))
     return conform_features(pl.concat(frames, how="vertical_relaxed"))

@@ -55,7 +55,7 @@ def check_spark_features(features: Sequence[FeatureDef]) -> None:
         raise SparkFeatureError(
             "the Spark engine has no exact interpretation of "
             + ", ".join(problems)
-            + f"; it knows {sorted(WINDOWED_SPARK_KINDS | CONTEXT_SPARK_KINDS)}. "
+            + f"; it knows {sorted({*WINDOWED_SPARK_KINDS, *CONTEXT_SPARK_KINDS})}. "
             "Use --engine polars, or add the kind to fraudops.features.spark."
         )
 

@@ -36,20 +36,19 @@ if TYPE_CHECKING:
     from pyspark.sql.window import WindowSpec
 
 IDX = "__idx"
-WINDOWED_SPARK_KINDS = frozenset(
-    {
-        "count",
-        "sum",
-        "mean",
-        "max",
-        "distinct",
-        "is_new",
-        "seconds_since_prev",
-        "ratio_to_mean",
-        "fraud_count",
-        "fraud_rate",
-    }
-)
+# Each windowed kind the Spark engine computes, and how (the spec check refuses others).
+WINDOWED_SPARK_KINDS: dict[str, str] = {
+    "count": "difference of running (filtered) counts",
+    "sum": "difference of running (filtered) sums, added in polars' order",
+    "mean": "window sum over window count",
+    "ratio_to_mean": "value over the window mean",
+    "max": "max over the window's sliding frames",
+    "distinct": "size of the union of the frames' collect_set",
+    "is_new": "lag of the time within (entity, value)",
+    "seconds_since_prev": "lag of the time within the entity",
+    "fraud_count": "sweep over label events (labels.py)",
+    "fraud_rate": "label sweep over the window count",
+}
 
 
 def _us(delta: timedelta) -> int:
