@@ -385,8 +385,17 @@ def test_postgres_init_script_is_mounted(services: dict[str, Any]) -> None:
         "MLFLOW_DB_PASSWORD",
         "AIRFLOW_DB_USER",
         "AIRFLOW_DB_PASSWORD",
+        "CASES_DB_USER",
+        "CASES_DB_PASSWORD",
     ):
         assert variable in env
+
+
+def test_the_api_keeps_its_review_queue_in_postgres(services: dict[str, Any]) -> None:
+    env = environment(services["api"])
+    assert env["FRAUDOPS_CASES_URL"].startswith("postgresql+psycopg2://")
+    assert env["FRAUDOPS_CASES_URL"].endswith("@postgres:5432/cases")
+    assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_mlflow_uses_postgres_and_minio(services: dict[str, Any]) -> None:

@@ -74,6 +74,8 @@ locals {
     FRAUDOPS_ADMIN_API_KEY    = module.secrets.arns["admin-api-key"]
     FRAUDOPS_CONSOLE_SECRET   = module.secrets.arns["console-secret"]
     FRAUDOPS_ONLINE_STORE_URI = module.secrets.arns["online-store-uri"]
+    # the review queue and console users live in PostgreSQL, shared by every API task
+    FRAUDOPS_CASES_URL = module.secrets.arns["cases-url"]
   }
 
   airflow_environment = merge(local.fraudops_environment, {
@@ -196,6 +198,11 @@ resource "random_password" "airflow_db" {
   special = false
 }
 
+resource "random_password" "cases_db" {
+  length  = 32
+  special = false
+}
+
 resource "random_password" "redis_auth" {
   length  = 48
   special = false
@@ -244,6 +251,8 @@ locals {
     "db-master-password"       = "Master password of the RDS instance (db-init task only)"
     "mlflow-db-password"       = "Password of the mlflow database role"
     "airflow-db-password"      = "Password of the airflow database role"
+    "cases-db-password"        = "Password of the cases database role (review queue)"
+    "cases-url"                = "Case store URI of the API's review queue (PostgreSQL, TLS)"
     "mlflow-backend-store-uri" = "MLflow backend store URI (PostgreSQL, TLS)"
     "airflow-sql-alchemy-conn" = "Airflow metadata database URI (PostgreSQL, TLS)"
     "airflow-fernet-key"       = "Airflow Fernet key (encrypts connections and variables)"
@@ -259,6 +268,8 @@ locals {
     "db-master-password"       = random_password.db_master.result
     "mlflow-db-password"       = random_password.mlflow_db.result
     "airflow-db-password"      = random_password.airflow_db.result
+    "cases-db-password"        = random_password.cases_db.result
+    "cases-url"                = "postgresql+psycopg2://cases:${random_password.cases_db.result}@${local.db_host}:5432/cases?sslmode=require"
     "mlflow-backend-store-uri" = "postgresql+psycopg2://mlflow:${random_password.mlflow_db.result}@${local.db_host}:5432/mlflow?sslmode=require"
     "airflow-sql-alchemy-conn" = "postgresql+psycopg2://airflow:${random_password.airflow_db.result}@${local.db_host}:5432/airflow?sslmode=require"
     "airflow-fernet-key"       = "${random_id.airflow_fernet.b64_url}="
@@ -426,6 +437,7 @@ module "iam" {
         module.secrets.arns["db-master-password"],
         module.secrets.arns["mlflow-db-password"],
         module.secrets.arns["airflow-db-password"],
+        module.secrets.arns["cases-db-password"],
       ]
       read_write_bucket_arns = []
       log_group_arns         = [module.cloudwatch.log_group_arns["db-init"]]
@@ -710,6 +722,7 @@ resource "aws_ecs_task_definition" "db_init" {
       { name = "PGPASSWORD", valueFrom = module.secrets.arns["db-master-password"] },
       { name = "MLFLOW_DB_PASSWORD", valueFrom = module.secrets.arns["mlflow-db-password"] },
       { name = "AIRFLOW_DB_PASSWORD", valueFrom = module.secrets.arns["airflow-db-password"] },
+      { name = "CASES_DB_PASSWORD", valueFrom = module.secrets.arns["cases-db-password"] },
     ]
     logConfiguration = {
       logDriver = "awslogs"
