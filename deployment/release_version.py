@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the next fraudops release version.")
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
     parser.add_argument("--tags", default="", help="existing tags, whitespace-separated")
-    parser.add_argument("--labels", default="", help="labels of the merged pull request, comma-separated")
+    parser.add_argument(
+        "--labels", default="", help="labels of the merged pull request, comma-separated"
+    )
     parser.add_argument("--bump", default="auto", help="auto (labels), major, minor or patch")
     args = parser.parse_args(argv)
     try:

@@ -231,14 +231,38 @@ def test_ci_jobs(ci: dict[str, Any]) -> None:
     unit = _job_text(jobs["unit"])
     assert "--cov=fraudops" in unit
     assert "--cov-fail-under=80" in unit
-    assert {"postgres", "redis"} <= set(jobs["integration"]["services"])
-    assert jobs["integration"]["services"]["postgres"]["image"].startswith("postgres:15")
-    assert jobs["integration"]["services"]["redis"]["image"].startswith("redis:7")
-    assert "pytest tests/integration" in _job_text(jobs["integration"])
+    # The integration fixtures start their own servers from the binaries the job installs:
+    # no service containers, and no URL of one that no test reads.
+    assert "services" not in jobs["integration"]
+    assert not any("FRAUDOPS_TEST_" in text for text in _all_text(jobs["integration"]))
+    integration = _job_text(jobs["integration"])
+    assert "apt-get install" in integration
+    for binary in ("postgresql", "redis-server", "prometheus"):
+        assert binary in integration
+    assert "pytest tests/integration" in integration
     assert "pytest tests/airflow" in _job_text(jobs["airflow"])
     infra = _job_text(jobs["infrastructure"])
     assert "make tools" in infra
     assert "tests/infra" in infra
+
+
+def test_ci_runs_the_compose_stack_end_to_end(ci: dict[str, Any]) -> None:
+    steps = ci["jobs"]["stack"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    order = ["make stack-build", "make stack-up", "make stack-check", "make stack-e2e-run"]
+    positions = [next(i for i, run in enumerate(runs) if run.startswith(cmd)) for cmd in order]
+    assert positions == sorted(positions)
+    dump = next(step for step in steps if step.get("run") == "make stack-logs-dump")
+    assert dump["if"] == "failure()"
+    upload = next(step for step in steps if "upload-artifact" in step.get("uses", ""))
+    assert upload["if"] == "failure()"
+    assert upload["with"]["path"] == "stack-logs/"
+    teardown = steps[-1]
+    assert teardown["if"] == "always()"
+    assert teardown["run"].startswith("make stack-down")
+    # The same steps as `make stack-e2e`, which anyone with Docker runs locally.
+    stack_mk = (REPO_ROOT / "deployment" / "stack.mk").read_text(encoding="utf-8")
+    assert "stack-build stack-up stack-check stack-e2e-run" in stack_mk
 
 
 def test_ci_builds_and_scans_every_image(ci: dict[str, Any]) -> None:

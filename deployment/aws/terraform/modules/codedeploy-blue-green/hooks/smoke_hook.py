@@ -38,7 +38,13 @@ def run_task_request(env: Mapping[str, str], deployment_id: str) -> dict[str, An
     """The ``ecs.run_task`` request for the smoke task, from the function's environment."""
     missing = [
         key
-        for key in ("CLUSTER", "TASK_DEFINITION_FAMILY", "CONTAINER_NAME", "SUBNET_IDS", "SMOKE_URL")
+        for key in (
+            "CLUSTER",
+            "TASK_DEFINITION_FAMILY",
+            "CONTAINER_NAME",
+            "SUBNET_IDS",
+            "SMOKE_URL",
+        )
         if not env.get(key)
     ]
     if missing:
