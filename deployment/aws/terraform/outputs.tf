@@ -155,7 +155,7 @@ output "service_discovery_namespace" {
 }
 
 output "codedeploy_application" {
-  description = "CodeDeploy application of the blue-green API (GitHub variable CODEDEPLOY_APPLICATION of this environment); null when api_blue_green is off."
+  description = "CodeDeploy application and deployment group of the blue-green API (CD uses the same name, <project>-<environment>-api); null when api_blue_green is off."
   value       = var.api_blue_green ? module.api_blue_green[0].application_name : null
 }
 
