@@ -3,7 +3,6 @@ deployment/DEPLOYMENT_GUIDE.md states ("Releases and versions")."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +10,14 @@ from types import ModuleType
 
 import pytest
 
+from conftest import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "deployment" / "release_version.py"
 
 
 @pytest.fixture(scope="module")
 def release() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release_version", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("release_version")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ production deploy role's trust, checked against the Terraform and the CLI they n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -19,6 +18,7 @@ from infra_support import (
     TERRAFORM_DIR,
     TerraformCli,
     TerraformDirectory,
+    load_module,
     unquote,
 )
 from typer.testing import CliRunner
@@ -37,12 +37,7 @@ def appspec() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("smoke_hook", HOOK_SOURCE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(HOOK_SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -197,11 +192,21 @@ def test_every_rollback_alarm_exists_in_terraform(blue_green: TerraformDirectory
     assert group, "the deployment group has no alarm_configuration"
     assert "enabled = true" in group.group(1)
     assert "alarms  = local.rollback_alarm_names" in group.group(1)
-    names = re.search(r"rollback_alarm_names = \[(.*?)\]", text, re.DOTALL)
+    names = re.search(r"rollback_alarm_names = concat\((.*?)\n  \)", text, re.DOTALL)
     assert names
-    referenced = re.findall(r"aws_cloudwatch_metric_alarm\.(\w+)\.alarm_name", names.group(1))
+    referenced = set(re.findall(r"aws_cloudwatch_metric_alarm\.(\w+)", names.group(1)))
     declared = set(re.findall(r'resource "aws_cloudwatch_metric_alarm" "(\w+)"', text))
-    assert set(referenced) == declared == {"http_5xx_rate", "latency_p99", "unready_targets"}
+    assert referenced == declared == {"http_5xx_rate", "task_set"}
+    task_set = re.search(
+        r'"aws_cloudwatch_metric_alarm" "task_set" \{\n  for_each = \{(.*?)\n  \}', text, re.DOTALL
+    )
+    assert task_set
+    assert re.findall(r"^    ([\w-]+) = \{", task_set.group(1), re.MULTILINE) == [
+        "latency-p99",
+        "unready-targets",
+    ]
+    # The alarms watch the readiness health check the target groups run.
+    assert 'metric      = "UnHealthyHostCount"' in task_set.group(1)
     rollback = re.search(r"auto_rollback_configuration \{(.*?)\n  \}", text, re.DOTALL)
     assert rollback
     assert '"DEPLOYMENT_STOP_ON_ALARM"' in rollback.group(1)

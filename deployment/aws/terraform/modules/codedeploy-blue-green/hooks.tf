@@ -7,27 +7,10 @@ data "archive_file" "smoke_hook" {
   output_path = "${path.root}/.terraform/build/${var.name}-smoke-hook.zip"
 }
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "hook" {
   name               = "${var.name}-smoke-hook"
   description        = "CodeDeploy hooks of ${var.name}: start the smoke task, report its result"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
 
   tags = var.tags
 }

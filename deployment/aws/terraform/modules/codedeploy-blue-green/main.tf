@@ -170,11 +170,30 @@ resource "aws_cloudwatch_metric_alarm" "http_5xx_rate" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "latency_p99" {
-  alarm_name          = "${var.name}-deployment-latency-p99"
-  alarm_description   = "${var.name}: p99 response time of the blue or the green task set above ${var.latency_p99_threshold_seconds}s for 2 minutes. Stops and rolls back a blue-green deployment."
+# The worse of the two task sets: p99 response time, and targets failing the readiness
+# health check (no model loaded, or failing) that the target groups run.
+resource "aws_cloudwatch_metric_alarm" "task_set" {
+  for_each = {
+    latency-p99 = {
+      metric      = "TargetResponseTime"
+      stat        = "p99"
+      threshold   = var.latency_p99_threshold_seconds
+      label       = "p99 response time, slower task set (s)"
+      description = "p99 response time of the blue or the green task set above ${var.latency_p99_threshold_seconds}s"
+    }
+    unready-targets = {
+      metric      = "UnHealthyHostCount"
+      stat        = "Maximum"
+      threshold   = 0
+      label       = "Unready targets, either task set"
+      description = "a task of the blue or the green task set failed its readiness health check (${var.blue_target_group.health_check_path})"
+    }
+  }
+
+  alarm_name          = "${var.name}-deployment-${each.key}"
+  alarm_description   = "${var.name}: ${each.value.description} for 2 minutes. Stops and rolls back a blue-green deployment."
   evaluation_periods  = 2
-  threshold           = var.latency_p99_threshold_seconds
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   actions_enabled     = true
@@ -183,61 +202,22 @@ resource "aws_cloudwatch_metric_alarm" "latency_p99" {
 
   metric_query {
     id          = "worst"
-    label       = "p99 response time, slower task set (s)"
-    expression  = "MAX([FILL(p99_blue, 0), FILL(p99_green, 0)])"
+    label       = each.value.label
+    expression  = "MAX([FILL(blue, 0), FILL(green, 0)])"
     return_data = true
   }
 
   dynamic "metric_query" {
-    for_each = { p99_blue = var.blue_target_group.arn_suffix, p99_green = aws_lb_target_group.green.arn_suffix }
+    for_each = { blue = var.blue_target_group.arn_suffix, green = aws_lb_target_group.green.arn_suffix }
 
     content {
       id = metric_query.key
 
       metric {
         namespace   = "AWS/ApplicationELB"
-        metric_name = "TargetResponseTime"
+        metric_name = each.value.metric
         dimensions  = { LoadBalancer = var.alb_arn_suffix, TargetGroup = metric_query.value }
-        stat        = "p99"
-        period      = 60
-      }
-    }
-  }
-
-  tags = var.tags
-}
-
-# The target groups health-check the API's readiness path: an unready task (no model
-# loaded, or failing) in either task set for 2 minutes rolls back.
-resource "aws_cloudwatch_metric_alarm" "unready_targets" {
-  alarm_name          = "${var.name}-deployment-unready-targets"
-  alarm_description   = "${var.name}: a task of the blue or the green task set failed its readiness health check (${var.blue_target_group.health_check_path}) for 2 minutes. Stops and rolls back a blue-green deployment."
-  evaluation_periods  = 2
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = [var.notification_topic_arn]
-  ok_actions          = [var.notification_topic_arn]
-
-  metric_query {
-    id          = "unready"
-    label       = "Unready targets, both task sets"
-    expression  = "MAX([FILL(unready_blue, 0), FILL(unready_green, 0)])"
-    return_data = true
-  }
-
-  dynamic "metric_query" {
-    for_each = { unready_blue = var.blue_target_group.arn_suffix, unready_green = aws_lb_target_group.green.arn_suffix }
-
-    content {
-      id = metric_query.key
-
-      metric {
-        namespace   = "AWS/ApplicationELB"
-        metric_name = "UnHealthyHostCount"
-        dimensions  = { LoadBalancer = var.alb_arn_suffix, TargetGroup = metric_query.value }
-        stat        = "Maximum"
+        stat        = each.value.stat
         period      = 60
       }
     }
@@ -247,22 +227,24 @@ resource "aws_cloudwatch_metric_alarm" "unready_targets" {
 }
 
 locals {
-  rollback_alarm_names = [
-    aws_cloudwatch_metric_alarm.http_5xx_rate.alarm_name,
-    aws_cloudwatch_metric_alarm.latency_p99.alarm_name,
-    aws_cloudwatch_metric_alarm.unready_targets.alarm_name,
-  ]
+  rollback_alarm_names = concat(
+    [aws_cloudwatch_metric_alarm.http_5xx_rate.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.task_set : alarm.alarm_name],
+  )
 }
 
 # ---- CodeDeploy --------------------------------------------------------------------
 
-data "aws_iam_policy_document" "codedeploy_assume" {
+# Trust of the two service roles below (CodeDeploy, and the hook functions in hooks.tf).
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["codedeploy", "lambda"])
+
   statement {
     actions = ["sts:AssumeRole"]
 
     principals {
       type        = "Service"
-      identifiers = ["codedeploy.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
 
     condition {
@@ -276,7 +258,7 @@ data "aws_iam_policy_document" "codedeploy_assume" {
 resource "aws_iam_role" "codedeploy" {
   name               = "${var.name}-codedeploy"
   description        = "CodeDeploy shifts traffic of ${var.name} between its task sets"
-  assume_role_policy = data.aws_iam_policy_document.codedeploy_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["codedeploy"].json
 
   tags = var.tags
 }
