@@ -294,3 +294,41 @@ def test_the_deploy_role_trusts_exactly_those_subjects(
     assert condition.group(1) == "var.github_subjects"
     call = root_module.module_calls["iam"]
     assert call["github_subjects"] == "${module.github_oidc_subjects.subjects}"
+
+
+# ---- Dashboard ---------------------------------------------------------------------------
+
+
+def test_dashboard_shows_traffic_decisions_drift_tasks_and_stores(
+    modules: dict[str, TerraformDirectory],
+) -> None:
+    text = modules["dashboard"].text()
+    for needle in (
+        "RequestCount",
+        "TargetResponseTime",
+        "HTTPCode_Target_5XX_Count",
+        "fraudops_policy_decisions_total",
+        "fraudops_drift_share",
+        "RunningTaskCount",
+        "AWS/RDS",
+        "AWS/ElastiCache",
+    ):
+        assert needle in text, needle
+
+
+def test_published_metrics_are_api_metrics_with_their_labels(
+    root_module: TerraformDirectory,
+) -> None:
+    """The series the metrics agent selects exist in the API's registry, and the dimensions
+    kept are their labels (plus the scrape job)."""
+    from fraudops.serving.metrics import ServiceMetrics
+
+    labels = {
+        name: set(collector._labelnames)
+        for name, collector in ServiceMetrics().registry._names_to_collectors.items()
+    }
+    call = root_module.module_calls["api_metrics"]
+    for selection in call["metrics"]:
+        name = unquote(selection["name"])
+        assert name in labels, f"{name} is not an API metric"
+        assert {unquote(d) for d in selection["dimensions"]} - {"job"} <= labels[name], name

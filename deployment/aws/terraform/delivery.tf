@@ -65,4 +65,28 @@ module "dashboard" {
   database_instance_id          = module.rds.instance_id
   redis_replication_group_id    = module.elasticache.replication_group_id
   alarm_names                   = concat(module.cloudwatch.alarm_names, flatten([for bg in module.api_blue_green : bg.rollback_alarm_names]))
+  business_metric_namespace     = one([for agent in module.api_metrics : agent.metric_namespace])
+}
+
+# Decisions and the drift share are the API's Prometheus metrics: a CloudWatch agent
+# publishes them for the dashboard (the compose stack's Grafana shows them locally).
+module "api_metrics" {
+  source = "./modules/metrics-agent"
+  count  = var.api_metrics_to_cloudwatch ? 1 : 0
+
+  name                  = local.name
+  cluster_arn           = module.ecs.cluster_arn
+  vpc_id                = module.vpc.vpc_id
+  subnet_ids            = module.vpc.private_subnet_ids
+  api_security_group_id = module.security.api_security_group_id
+  api_dns_name          = "${module.api_service.service_discovery_name}.${local.namespace}"
+  metric_namespace      = "${var.project_name}/${var.environment}"
+  metrics = [
+    { name = "fraudops_policy_decisions_total", dimensions = ["job", "stage", "decision"] },
+    { name = "fraudops_predictions_total", dimensions = ["job"] },
+    { name = "fraudops_drift_share", dimensions = ["job"] },
+  ]
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }

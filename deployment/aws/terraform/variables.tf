@@ -803,6 +803,12 @@ variable "api_blue_termination_wait_minutes" {
   }
 }
 
+variable "api_metrics_to_cloudwatch" {
+  type        = bool
+  description = "Run a CloudWatch agent task (about $9/month) that publishes the API's decision, prediction and drift-share metrics for the dashboard."
+  default     = true
+}
+
 variable "chatbot_slack_workspace_id" {
   type        = string
   description = "Slack workspace (team) ID for AWS Chatbot, authorised once per account in the Chatbot console; used with chatbot_slack_channel_id."

@@ -32,8 +32,28 @@ locals {
     ["AWS/ECS", "CPUUtilization", "ClusterName", var.cluster_name, "ServiceName", service]
   ]
 
+  # The API's business metrics, when the metrics agent publishes them.
+  business = var.business_metric_namespace == null ? [] : [
+    {
+      title = "Decisions / min (policy stage and decision)"
+      stat  = "Sum"
+      metrics = [[{
+        expression = "SEARCH('{${var.business_metric_namespace},job,stage,decision} MetricName=\"fraudops_policy_decisions_total\"', 'Sum', 60)"
+        id         = "decisions"
+      }]]
+    },
+    {
+      title = "Drift share (share of drifted features)"
+      stat  = "Maximum"
+      metrics = [[{
+        expression = "SEARCH('{${var.business_metric_namespace},job} MetricName=\"fraudops_drift_share\"', 'Maximum', 300)"
+        id         = "drift"
+      }]]
+    },
+  ]
+
   widget = { width = 8, height = 6 }
-  widgets = [
+  widgets = concat(local.business, [
     { title = "API requests / min", stat = "Sum", metrics = local.target_group_rows["RequestCount"] },
     { title = "API p99 response time (s)", stat = "p99", metrics = local.latency_rows },
     {
@@ -67,7 +87,7 @@ locals {
         [{ expression = "SEARCH('{AWS/ElastiCache,CacheClusterId} MetricName=\"CurrConnections\" ${var.redis_replication_group_id}', 'Average', 60)", id = "connections", label = "connections", yAxis = "right" }],
       ]
     },
-  ]
+  ])
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

@@ -38,3 +38,9 @@ variable "alarm_names" {
   description = "Alarms shown in the alarm status widget (at most 100)."
   default     = []
 }
+
+variable "business_metric_namespace" {
+  type        = string
+  description = "CloudWatch namespace of the API's own metrics (modules/metrics-agent); null leaves out the decision and drift widgets."
+  default     = null
+}
