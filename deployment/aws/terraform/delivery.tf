@@ -29,8 +29,9 @@ module "api_blue_green" {
   public_base_url    = local.public_base_url
   certificate_arn    = var.certificate_arn
   test_listener_port = var.api_test_listener_port
-  # The smoke task leaves through the NAT gateways; admins may try green too.
-  test_ingress_cidr_blocks        = concat([for ip in module.vpc.nat_public_ips : "${ip}/32"], var.admin_cidr_blocks)
+  # The smoke tasks leave through the NAT gateways; admins may try green too.
+  smoke_source_cidr_blocks        = [for ip in module.vpc.nat_public_ips : "${ip}/32"]
+  admin_cidr_blocks               = var.admin_cidr_blocks
   traffic_shift                   = var.api_traffic_shift
   blue_termination_wait_minutes   = var.api_blue_termination_wait_minutes
   http_5xx_rate_threshold_percent = var.alarm_5xx_rate_threshold_percent

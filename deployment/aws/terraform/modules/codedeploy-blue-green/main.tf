@@ -79,15 +79,26 @@ resource "aws_lb_listener" "test" {
   }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "test_listener" {
-  for_each = toset(var.test_ingress_cidr_blocks)
+locals {
+  # [port, CIDR] pairs opened on the load balancer: the smoke tasks reach both listeners
+  # through the NAT gateways, admins the test listener.
+  production_port = local.tls ? 443 : 80
+  ingress = merge(
+    { for cidr in var.smoke_source_cidr_blocks : "test ${cidr}" => [var.test_listener_port, cidr] },
+    { for cidr in var.smoke_source_cidr_blocks : "production ${cidr}" => [local.production_port, cidr] },
+    { for cidr in var.admin_cidr_blocks : "test ${cidr}" => [var.test_listener_port, cidr] },
+  )
+}
+
+resource "aws_vpc_security_group_ingress_rule" "listeners" {
+  for_each = local.ingress
 
   security_group_id = var.alb_security_group_id
-  description       = "Test listener of ${var.name} (green task set before it takes traffic)"
+  description       = "${var.name} blue-green: ${split(" ", each.key)[0]} listener for smoke tests and admins"
   ip_protocol       = "tcp"
-  from_port         = var.test_listener_port
-  to_port           = var.test_listener_port
-  cidr_ipv4         = each.value
+  from_port         = each.value[0]
+  to_port           = each.value[0]
+  cidr_ipv4         = each.value[1]
 
   tags = var.tags
 }
@@ -104,7 +115,7 @@ resource "aws_security_group" "smoke" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "smoke" {
-  for_each = toset([tostring(local.tls ? 443 : 80), tostring(var.test_listener_port), "443"])
+  for_each = toset([tostring(local.production_port), tostring(var.test_listener_port), "443"])
 
   security_group_id = aws_security_group.smoke.id
   description       = "Smoke task to the load balancer listeners and AWS APIs (ECR, Secrets Manager, Logs)"

@@ -97,9 +97,15 @@ variable "test_listener_port" {
   }
 }
 
-variable "test_ingress_cidr_blocks" {
+variable "smoke_source_cidr_blocks" {
   type        = list(string)
-  description = "CIDRs allowed on the test listener: the NAT gateways the smoke task leaves through, and the admins."
+  description = "Where the smoke tasks' traffic comes from (the NAT gateways' addresses, /32): let in on the test and production listeners, whatever ingress_cidr_blocks allows."
+}
+
+variable "admin_cidr_blocks" {
+  type        = list(string)
+  description = "Admins who may also try the green task set on the test listener."
+  default     = []
 }
 
 variable "traffic_shift" {
