@@ -408,6 +408,17 @@ module "cloudwatch" {
   tags                            = local.tags
 }
 
+# Production's deploy role trusts only jobs of the GitHub `production` environment (its
+# required reviewers are the approval gate); staging's also trusts `main`, whose image
+# job pushes to the shared repositories outside any environment.
+module "github_oidc_subjects" {
+  source = "./modules/github-oidc-subjects"
+
+  repository  = var.github_repository
+  environment = var.environment
+  branch      = var.environment == "production" ? null : "main"
+}
+
 module "iam" {
   source = "./modules/iam"
 
@@ -449,9 +460,9 @@ module "iam" {
   exec_log_group_arn          = module.ecs.exec_log_group_arn
   cluster_name                = module.ecs.cluster_name
   github_repository           = var.github_repository
-  github_environment          = var.environment
-  github_branch               = "main"
+  github_subjects             = module.github_oidc_subjects.subjects
   create_github_oidc_provider = var.create_github_oidc_provider
+  codedeploy_applications     = var.api_blue_green ? [local.service_names["api"]] : []
   smoke_test_secret_arns      = [module.secrets.arns["api-key"]]
   tags                        = local.tags
 }
@@ -501,6 +512,7 @@ module "api_service" {
   desired_count              = var.api_min_count
   capacity_provider_strategy = local.capacity_provider_strategy
   target_group_arn           = module.alb.target_group_arns["api"]
+  deployment_controller      = var.api_blue_green ? "CODE_DEPLOY" : "ECS"
   # Model loading happens at start-up: give it time before health checks count.
   health_check_grace_period_seconds = 120
   # SIGTERM: 20 s of draining (FRAUDOPS_DRAIN_SECONDS, longer than the target group's
