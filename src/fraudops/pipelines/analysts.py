@@ -58,7 +58,10 @@ class AnalystTeam:
     capacity: int = 40  # cases worked per day
     accuracy: float = 0.95  # share of verdicts that are right
     shift_hours: tuple[int, ...] = (10, 13, 16, 19, 22)  # when the queue is worked (UTC)
-    block_days: int = 30  # a confirmed card stays on the block list this long
+    # a confirmed card is blocked until its replacement is issued; the simulator keeps the
+    # holder's spending on the same card id, so a longer block would decline the new
+    # card's genuine payments
+    block_days: int = 1
     rule_after_frauds: int = 10  # frauds known since the drift before a rule is drafted
     rule_min_frauds: int = 5  # of them sharing a channel and entry mode
     rule_min_coverage: float = 0.8  # share of that group the rule must still catch
