@@ -28,6 +28,14 @@ def check_reason_mode(reasons: str) -> None:
         raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
 
 
+def is_feature_table(uri: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether ``uri`` is what ``fraudops features build`` wrote (scored as it is) rather
+    than transactions (whose features are computed first)."""
+    from fraudops.pipelines.features import FEATURE_LIST_NAME
+
+    return store.exists(store.join_uri(uri, FEATURE_LIST_NAME), storage_options)
+
+
 def score_frame(
     model: FraudModel,
     features: pl.DataFrame,
@@ -119,7 +127,8 @@ def score_dataset(
     reasons: str = "flagged",
     compiled: bool | None = None,
 ) -> dict[str, Any]:
-    """Score stored transactions with a registered model; writes ``out_uri``.
+    """Score stored transactions, or a feature table, with a registered model; writes
+    ``out_uri``.
 
     ``compiled``: score LightGBM models through native code (``fraudops[compiled]``);
     ``None`` decides: yes when it is installed and the compile pays off (a cached build
@@ -139,12 +148,18 @@ def score_dataset(
     model = registry.load(version)
     model.threads = 0  # a batch job owns the machine: every core
     options = settings.storage_options()
-    transactions = store.read_dataset(
-        resolve_transactions_uri(input_uri, options), storage_options=options
-    )
-    if transactions.height == 0:
+    if is_feature_table(input_uri, options):  # what `features build` wrote, either engine
+        features = store.read_dataset(input_uri, storage_options=options)
+        missing = sorted(set(model.feature_names) - set(features.columns))
+        if features.height and missing:
+            raise ValueError(f"{input_uri} lacks columns the model needs: {missing[:8]}")
+    else:
+        transactions = store.read_dataset(
+            resolve_transactions_uri(input_uri, options), storage_options=options
+        )
+        features = build_offline_features(transactions)
+    if features.height == 0:
         raise FileNotFoundError(f"no transactions found under {input_uri}")
-    features = build_offline_features(transactions)
     engine = _choose_engine(model, settings, features.height, compiled)
     started = time.perf_counter()
     scored = score_frame(model, features, version, settings.model_name, alias, reasons)
