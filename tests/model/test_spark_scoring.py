@@ -47,9 +47,9 @@ def spark() -> Iterator[Any]:
 def home(
     tmp_path_factory: pytest.TempPathFactory, model_history: pl.DataFrame, trained_model: Any
 ) -> Path:
-    """An embedded home: six days of transactions, their feature table, a LightGBM champion."""
+    """An embedded home: three days of transactions, their feature table, a LightGBM champion."""
     home = tmp_path_factory.mktemp("spark-scoring") / "home"
-    days = model_history["timestamp"].dt.date().unique().sort()[-6:]
+    days = model_history["timestamp"].dt.date().unique().sort()[-3:]
     recent = model_history.filter(pl.col("timestamp").dt.date().is_in(days.implode()))
     store.write_dataset(str(home / "raw"), recent)
     build_features(str(home / "raw"), str(home / "features"))
@@ -84,7 +84,7 @@ def test_spark_scores_like_the_polars_engine_row_for_row(
     on_spark = score_dataset_spark(settings, features, str(tmp_path / "spark"), spark=spark)
     # the polars engine from the transactions themselves (features computed in process)
     local = score_dataset(settings, str(home / "raw"), str(tmp_path / "local"), compiled=False)
-    assert on_spark["rows"] == local["rows"] > 10_000
+    assert on_spark["rows"] == local["rows"] > 5_000
     assert on_spark["decisions"] == local["decisions"]
     assert on_spark["decisions"].get("review", 0) + on_spark["decisions"].get("decline", 0) > 0
     # same layout: one part-0.parquet per day, and a manifest of the same days and rows
@@ -130,7 +130,8 @@ def test_the_cli_scores_on_spark_and_refuses_bad_input(
     result = runner.invoke(app, [*args, "--input", str(home / "raw")])
     assert result.exit_code == 1
     said = " ".join(result.output.split())
-    assert "not a feature table" in said and "`fraudops features build`" in said
+    assert "not a feature table" in said
+    assert "`fraudops features build`" in said
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
     # a feature table without the model's columns

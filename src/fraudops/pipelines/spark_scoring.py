@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,7 @@ def bundle_model(files: dict[str, bytes], digest: str) -> FraudModel:
 
 
 def score_batches(
-    batches: Iterator[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch],
     load_model: Callable[[], FraudModel],
     version: int,
     name: str,
@@ -92,7 +92,7 @@ def score_batches(
 
 
 def write_days(
-    batches: Iterator[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch],
     out_uri: str,
     storage_options: dict[str, Any] | None,
     layout: pl.Schema,
@@ -105,7 +105,7 @@ def write_days(
     day: str | None = None
 
     def flush() -> pa.RecordBatch:
-        frame = pl.concat(pending).drop(DAY_COLUMN).cast(dict(layout))
+        frame = pl.concat(pending).drop(DAY_COLUMN).cast(layout)
         info = store.write_partition(out_uri, str(day), frame, storage_options, False)
         counts = frame["decision"].value_counts()
         decisions = dict(zip(counts["decision"], counts["count"], strict=True))
@@ -165,7 +165,8 @@ def check_columns(frame: DataFrame, model: FraudModel, input_uri: str) -> None:
     needed = [*SCORED_INPUT_COLUMNS, *model.feature_names]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        shown = ", ".join(missing[:8]) + (f" (+{len(missing) - 8} more)" if len(missing) > 8 else "")
+        more = f" (+{len(missing) - 8} more)" if len(missing) > 8 else ""
+        shown = ", ".join(missing[:8]) + more
         raise ValueError(
             f"{input_uri} lacks columns the model needs: {shown}; rebuild the feature table "
             "with this version of fraudops (`fraudops features build`)"
@@ -197,7 +198,7 @@ def score_dataset_spark(
 ) -> dict[str, Any]:
     """``fraudops score --engine spark``: score a feature table with a registered model
     on ``settings.spark_master`` (or ``spark``) and write what the polars engine writes."""
-    from pyspark.sql import functions as F
+    from pyspark.sql.functions import to_date
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from fraudops.features.spark import spark_session
@@ -236,19 +237,19 @@ def score_dataset_spark(
     bundle = spark.sparkContext.broadcast(files)
     name = settings.model_name
 
-    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def score(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         def load() -> FraudModel:
             return bundle_model(bundle.value, digest)
 
         return score_batches(batches, load, version, name, alias, reasons, arrow_schema)
 
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return write_days(batches, out_uri, options, layout)
 
     days = len(store.list_partitions(input_uri, options))
     scored = features.mapInArrow(score, spark_schema)
     by_day = (
-        scored.withColumn(DAY_COLUMN, F.to_date("timestamp").cast("string"))
+        scored.withColumn(DAY_COLUMN, to_date("timestamp").cast("string"))
         # every row of a day in one task, in the polars engine's row order
         .repartition(days, DAY_COLUMN)
         .sortWithinPartitions(DAY_COLUMN, "timestamp", "transaction_id")
