@@ -47,6 +47,7 @@ BUILT_IMAGES = {
     "airflow-apiserver": "deployment/docker/airflow.Dockerfile",
     "airflow-scheduler": "deployment/docker/airflow.Dockerfile",
     "airflow-dag-processor": "deployment/docker/airflow.Dockerfile",
+    "spark-worker": "deployment/docker/airflow.Dockerfile",
 }
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; not $${...}.
 INTERPOLATION = re.compile(
@@ -398,3 +399,24 @@ def test_mlflow_uses_postgres_and_minio(services: dict[str, Any]) -> None:
     # The API and Airflow reach MLflow as http://mlflow:5000: that Host header must pass.
     hosts = interpolate(env["MLFLOW_SERVER_ALLOWED_HOSTS"], {}).split(",")
     assert "mlflow:5000" in hosts
+
+
+def test_spark_cluster_serves_the_engine_spark_steps(services: dict[str, Any]) -> None:
+    master, worker = services["spark-master"], services["spark-worker"]
+    assert master["image"].startswith("apache/spark:4.0.")  # pyspark 4.0 drives it
+    assert master["user"] == "185:185"  # the image's spark user, never root
+    assert worker["image"] == services["airflow-scheduler"]["image"]  # the drivers' Python
+    assert "spark://spark-master:7077" in worker["command"]
+    assert worker["depends_on"] == {"spark-master": {"condition": "service_healthy"}}
+    assert environment(worker)["PYSPARK_PYTHON"] == "/opt/venv/bin/python"
+    for name in ("spark-master", "spark-worker"):
+        assert services[name].get("healthcheck"), name
+        assert services[name].get("cap_drop") == ["ALL"], name
+        assert not services[name].get("ports"), f"{name}: the cluster stays inside the stack"
+    for submitter in ("airflow-scheduler", "api"):
+        env = environment(services[submitter])
+        assert env["FRAUDOPS_SPARK_MASTER"] == "spark://spark-master:7077", submitter
+        assert Settings(spark_master=env["FRAUDOPS_SPARK_MASTER"]).spark_master
+    submit = environment(services["airflow-scheduler"])["PYSPARK_SUBMIT_ARGS"]
+    assert "hadoop-aws:3.4.1" in submit
+    assert "spark.hadoop.fs.s3a.endpoint=http://minio:9000" in submit
