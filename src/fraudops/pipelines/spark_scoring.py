@@ -173,6 +173,18 @@ def check_columns(frame: DataFrame, model: FraudModel, input_uri: str) -> None:
         )
 
 
+def driver_master(configured: str) -> str:
+    """The master this driver runs on: the launcher's when ``spark-submit`` started this
+    Python process (EMR Serverless, a cluster's own submit: its master and resources
+    rule), else ``configured`` (``settings.spark_master``)."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # set only by a launching JVM
+        return configured
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # connect to the launcher's JVM to read its conf
+    return str(SparkConf().get("spark.master", configured))
+
+
 def local_session_config(master: str) -> None:
     """Local masters run Python workers from this interpreter (its venv has fraudops);
     a cluster's executors use the interpreter their image or ``PYSPARK_PYTHON`` names."""
@@ -221,8 +233,9 @@ def score_dataset_spark(
     except BundleIntegrityError as exc:
         raise BundleIntegrityError(f"{settings.model_name} version {version}: {exc}") from exc
     if spark is None:
-        local_session_config(settings.spark_master)
-        spark = spark_session(settings.spark_master, "fraudops-score")
+        master = driver_master(settings.spark_master)
+        local_session_config(master)
+        spark = spark_session(master, "fraudops-score")
     started = time.perf_counter()
     features = read_feature_table(spark, input_uri, options)
     check_columns(features, model, input_uri)
