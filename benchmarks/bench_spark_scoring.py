@@ -22,24 +22,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-BIN = Path(sys.executable).parent
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [str(BIN / "fraudops"), *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def rate(rows: int, seconds: float) -> float:
-    return round(rows / seconds, 1)
+from bench_scoring import rate, run  # the same training and rate as the polars benchmark
 
 
 def spark_run(settings: Any, master: str, features: str, out: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ itself, so by default only the rows an analyst will look at (review, decline) ge
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -18,6 +18,9 @@ from fraudops.data import store
 from fraudops.models.bundle import FraudModel
 from fraudops.models.decision import decision_expr, score_points_array
 from fraudops.models.reasons import TOP_REASONS, ReasonWriter
+
+if TYPE_CHECKING:  # MLflow is imported when a registry is opened, not with this module
+    from fraudops.models.registry import Registry
 
 REASON_MODES = ("flagged", "all", "none")
 COMPILE_MIN_ROWS = 500_000  # below this, a first compile (~10 s) costs more than it saves
@@ -119,6 +122,19 @@ def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.Data
     )
 
 
+def registered_version(settings: Settings, alias: str) -> tuple[Registry, int]:
+    """The registry and the version ``alias`` names; an error says how to get one."""
+    from fraudops.models.registry import Registry, RegistryError
+    from fraudops.models.tracking import configure_mlflow
+
+    configure_mlflow(settings)
+    registry = Registry.from_settings(settings)
+    version = registry.version_by_alias(alias)
+    if version is None:
+        raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
+    return registry, version
+
+
 def score_dataset(
     settings: Settings,
     input_uri: str,
@@ -136,15 +152,9 @@ def score_dataset(
     """
     from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
-    from fraudops.models.registry import Registry, RegistryError
-    from fraudops.models.tracking import configure_mlflow
 
     check_reason_mode(reasons)  # before any work is done
-    configure_mlflow(settings)
-    registry = Registry.from_settings(settings)
-    version = registry.version_by_alias(alias)
-    if version is None:
-        raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
+    registry, version = registered_version(settings, alias)
     model = registry.load(version)
     model.threads = 0  # a batch job owns the machine: every core
     options = settings.storage_options()

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,12 @@ import polars as pl
 from fraudops.config import Settings
 from fraudops.data import store
 from fraudops.models.bundle import BundleIntegrityError, FraudModel, load_bundle
-from fraudops.pipelines.scoring import check_reason_mode, is_feature_table, score_frame
+from fraudops.pipelines.scoring import (
+    check_reason_mode,
+    is_feature_table,
+    registered_version,
+    score_frame,
+)
 
 if TYPE_CHECKING:  # pyspark is an optional extra
     import pyarrow as pa
@@ -35,7 +41,9 @@ if TYPE_CHECKING:  # pyspark is an optional extra
 
 # what score_frame reads besides the model's features
 SCORED_INPUT_COLUMNS = ("transaction_id", "timestamp", "card_id", "amount")
-DAY_COLUMN = "__day"
+DAY_COLUMN = "__day"  # days since 1970-01-01 in UTC, whatever the session's time zone
+EPOCH = date(1970, 1, 1)
+_US_PER_DAY = 86_400_000_000
 WRITTEN_SCHEMA = "day string, rows long, sha256 string, path string, decisions string"
 
 # digest -> model, per Python worker: a worker runs many tasks, and loading a bundle
@@ -122,13 +130,14 @@ def write_days(
     for batch in batches:
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        for (batch_day,), part in frame.partition_by(
+        for (epoch_day,), part in frame.partition_by(
             DAY_COLUMN, as_dict=True, maintain_order=True
         ).items():
-            if day is not None and str(batch_day) != day:
+            batch_day = str(EPOCH + timedelta(days=int(epoch_day)))
+            if day is not None and batch_day != day:
                 yield flush()
                 pending = []
-            day = str(batch_day)
+            day = batch_day
             pending.append(part)
     if pending:
         yield flush()
@@ -200,6 +209,14 @@ def scored_layout(
     return score_frame(model, sample, version, name, alias, "all").schema
 
 
+def registered_bundle(settings: Settings, alias: str) -> tuple[int, str, dict[str, bytes]]:
+    """The version behind ``alias``, its registered digest and its bundle's files."""
+    registry, version = registered_version(settings, alias)
+    with tempfile.TemporaryDirectory(prefix="fraudops-score-") as scratch:
+        folder, digest = registry.download_bundle(version, Path(scratch))
+        return version, digest, pack_bundle(folder)
+
+
 def score_dataset_spark(
     settings: Settings,
     input_uri: str,
@@ -210,24 +227,15 @@ def score_dataset_spark(
 ) -> dict[str, Any]:
     """``fraudops score --engine spark``: score a feature table with a registered model
     on ``settings.spark_master`` (or ``spark``) and write what the polars engine writes."""
-    from pyspark.sql.functions import to_date
+    from pyspark.sql.functions import floor, unix_micros
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from fraudops.features.spark import spark_session
-    from fraudops.models.registry import Registry, RegistryError
-    from fraudops.models.tracking import configure_mlflow
 
     check_reason_mode(reasons)
     options = settings.storage_options()
     check_feature_table(input_uri, options)  # before the registry is opened
-    configure_mlflow(settings)
-    registry = Registry.from_settings(settings)
-    version = registry.version_by_alias(alias)
-    if version is None:
-        raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
-    with tempfile.TemporaryDirectory(prefix="fraudops-score-") as scratch:
-        folder, digest = registry.download_bundle(version, Path(scratch))
-        files = pack_bundle(folder)
+    version, digest, files = registered_bundle(settings, alias)
     try:  # on the driver first: a modified bundle fails here, before any executor starts
         model = bundle_model(files, digest)
     except BundleIntegrityError as exc:
@@ -262,7 +270,7 @@ def score_dataset_spark(
     days = len(store.list_partitions(input_uri, options))
     scored = features.mapInArrow(score, spark_schema)
     by_day = (
-        scored.withColumn(DAY_COLUMN, to_date("timestamp").cast("string"))
+        scored.withColumn(DAY_COLUMN, floor(unix_micros("timestamp") / _US_PER_DAY))
         # every row of a day in one task, in the polars engine's row order
         .repartition(days, DAY_COLUMN)
         .sortWithinPartitions(DAY_COLUMN, "timestamp", "transaction_id")
