@@ -227,10 +227,15 @@ def score_dataset_spark(
 ) -> dict[str, Any]:
     """``fraudops score --engine spark``: score a feature table with a registered model
     on ``settings.spark_master`` (or ``spark``) and write what the polars engine writes."""
-    from pyspark.sql.functions import floor, unix_micros
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from fraudops.features.spark import SparkUnavailableError, spark_session
 
-    from fraudops.features.spark import spark_session
+    try:
+        from pyspark.sql.functions import floor, unix_micros
+        from pyspark.sql.pandas.types import from_arrow_schema
+    except ImportError as exc:  # a one-line error, as spark_session gives for Java
+        raise SparkUnavailableError(
+            "engine=spark needs pyspark: pip install 'fraudops[spark]'"
+        ) from exc
 
     check_reason_mode(reasons)
     options = settings.storage_options()
