@@ -467,6 +467,28 @@ module "iam" {
   tags                        = local.tags
 }
 
+# ---- Spark past one machine (optional) -------------------------------------------------
+
+# EMR Serverless for `fraudops features build --engine spark` and `fraudops score --engine
+# spark` on data one task cannot hold; see DEPLOYMENT_GUIDE.md, "Past one machine: Spark".
+module "emr_serverless" {
+  source = "./modules/emr-serverless"
+  count  = var.enable_emr_serverless ? 1 : 0
+
+  name                 = "${local.name}-spark"
+  release_label        = var.emr_serverless_release_label
+  max_vcpu             = var.emr_serverless_max_vcpu
+  max_memory_gb        = var.emr_serverless_max_memory_gb
+  idle_timeout_minutes = 15
+  subnet_ids           = module.vpc.private_subnet_ids
+  security_group_ids   = [module.security.airflow_workers_security_group_id]
+  image_uri            = var.emr_serverless_image_uri
+  data_bucket_arn      = module.s3.data_bucket_arn
+  logs_bucket_name     = module.s3.logs_bucket_name
+  kms_key_arn          = module.kms.key_arn
+  tags                 = local.tags
+}
+
 # ---- Compute ---------------------------------------------------------------------------
 
 module "ecs" {

@@ -168,3 +168,18 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the environment (aws cloudwatch get-dashboard --dashboard-name <name>)."
   value       = module.dashboard.dashboard_name
 }
+
+output "emr_serverless_application_id" {
+  description = "EMR Serverless Spark application (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].application_id)
+}
+
+output "emr_serverless_job_role_arn" {
+  description = "Role EMR Serverless Spark jobs run as (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].job_role_arn)
+}
+
+output "emr_serverless_log_uri" {
+  description = "Where EMR Serverless Spark jobs write their logs (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].log_uri)
+}

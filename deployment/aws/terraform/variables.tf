@@ -820,3 +820,50 @@ variable "chatbot_slack_channel_id" {
   description = "Slack channel ID that receives the alert topic (alarms, deployments) through AWS Chatbot; null sends no chat messages."
   default     = null
 }
+
+# ---- Spark past one machine (EMR Serverless) ---------------------------------------------
+
+variable "enable_emr_serverless" {
+  type        = bool
+  description = "Create an EMR Serverless Spark application and its job role for the offline steps with --engine spark."
+  default     = false
+}
+
+variable "emr_serverless_release_label" {
+  type        = string
+  description = "EMR release of the Spark application: emr-spark-8.0.0 runs Spark 4.0 (fraudops' pyspark is 4.0); emr-7.x releases run Spark 3.5."
+  default     = "emr-spark-8.0.0"
+
+  validation {
+    condition     = can(regex("^emr-(spark-)?[0-9]+\\.[0-9]+\\.[0-9]+$", var.emr_serverless_release_label))
+    error_message = "emr_serverless_release_label must be an EMR release label such as emr-spark-8.0.0 or emr-7.9.0."
+  }
+}
+
+variable "emr_serverless_max_vcpu" {
+  type        = number
+  description = "Most vCPUs the Spark application's running jobs may hold at once (a cost ceiling)."
+  default     = 32
+
+  validation {
+    condition     = var.emr_serverless_max_vcpu >= 1 && var.emr_serverless_max_vcpu <= 4000
+    error_message = "emr_serverless_max_vcpu must be between 1 and 4000."
+  }
+}
+
+variable "emr_serverless_max_memory_gb" {
+  type        = number
+  description = "Most memory (GB) the Spark application's running jobs may hold at once (a cost ceiling)."
+  default     = 128
+
+  validation {
+    condition     = var.emr_serverless_max_memory_gb >= 2 && var.emr_serverless_max_memory_gb <= 24000
+    error_message = "emr_serverless_max_memory_gb must be between 2 and 24000."
+  }
+}
+
+variable "emr_serverless_image_uri" {
+  type        = string
+  description = "Custom image of the Spark application (EMR's emr-spark-8.0.0 image plus Python 3.11 and fraudops, in ECR); empty uses EMR's image, whose Python cannot run fraudops."
+  default     = ""
+}
