@@ -115,6 +115,25 @@ def task_settings(lookup: Lookup | None = None) -> Settings:
     return Settings(**settings_overrides(lookup or airflow_variable))  # type: ignore[arg-type]
 
 
+def engine_argument(step: Callable[..., Any], settings: Settings) -> dict[str, str]:
+    """``{"engine": settings.engine}`` for a pipeline step that takes ``engine=``.
+
+    A step without that parameter runs in this worker; asking it for Spark
+    (``FRAUDOPS_ENGINE=spark`` / Variable ``fraudops_engine``) is a configuration error,
+    never a silent fall-back to one machine.
+    """
+    import inspect
+
+    if "engine" in inspect.signature(step).parameters:
+        return {"engine": settings.engine}
+    if settings.engine != "polars":
+        raise ValueError(
+            f"engine={settings.engine!r}: {step.__name__} of this fraudops has no "
+            "Spark engine; set FRAUDOPS_ENGINE=polars or install a fraudops that has one"
+        )
+    return {}
+
+
 def simulation_config(lookup: Lookup | None = None) -> SimulationConfig:
     """The simulated world, from the JSON option ``simulation`` (SimulationConfig fields)."""
     from fraudops.data.generate import SimulationConfig

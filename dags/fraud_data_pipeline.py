@@ -22,6 +22,7 @@ if _HERE not in sys.path:
 from _fraudops_common import (  # noqa: E402
     DEFAULT_ARGS,
     START_DATE,
+    engine_argument,
     option,
     permanent_errors_fail,
     simulation_config,
@@ -181,13 +182,16 @@ def fraud_data_pipeline() -> None:
         from fraudops.pipelines.features import build_features as build
 
         settings = task_settings()
+        with permanent_errors_fail():
+            engine = engine_argument(build, settings)  # Settings.engine: polars or spark
         summary = build(
             settings.dataset_uri("validated"),
             settings.dataset_uri("features"),
             settings.storage_options(),
+            **engine,
         )
         keep = ("rows", "partitions", "spec_hash", "dataset_hash", "source_dataset_hash")
-        return to_json({k: summary.get(k) for k in keep})
+        return to_json({"engine": settings.engine, **{k: summary.get(k) for k in keep}})
 
     @task
     def refresh_online_store() -> dict[str, Any]:

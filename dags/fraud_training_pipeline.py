@@ -136,7 +136,14 @@ def fraud_training_pipeline() -> None:
         has_table = store.exists(
             store.join_uri(features, "feature_list.json"), settings.storage_options()
         )
-        # the feature table of the data DAG; else features computed from validated data
+        # the feature table of the data DAG; else features computed from validated data,
+        # in this worker: with engine=spark the history is too big for that by choice
+        if not has_table and settings.engine == "spark":
+            with permanent_errors_fail():
+                raise ValueError(
+                    f"engine=spark and no feature table at {features}: run the data DAG "
+                    "(its build_features runs on Spark) before training"
+                )
         data_uri = features if has_table else settings.dataset_uri("validated")
         window_end = datetime.fromisoformat(plan["window_end"])
         options = TrainingOptions(
@@ -155,7 +162,9 @@ def fraud_training_pipeline() -> None:
         with permanent_errors_fail():
             summary = run_training(settings, data_uri, options)
         keep = ("registered_version", "best", "models", "split", "dataset_hash", "run_id")
-        return to_json({"data_uri": data_uri, **{k: summary.get(k) for k in keep}})
+        return to_json(
+            {"data_uri": data_uri, "engine": settings.engine, **{k: summary.get(k) for k in keep}}
+        )
 
     @task
     def promotion_gate(trained: dict[str, Any]) -> dict[str, Any]:

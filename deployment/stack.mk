@@ -11,9 +11,14 @@ STACK_UP_TIMEOUT ?= 900
 # e.g. STACK_CHECK_FLAGS="--wait 120" or "--strict" (a missing model then fails too).
 STACK_CHECK_FLAGS ?=
 STACK_DOCKERFILES := $(wildcard deployment/docker/*.Dockerfile)
+# e.g. STACK_E2E_FLAGS="--days 35 --customers 1000" (deployment/stack_e2e.py --help)
+STACK_E2E_FLAGS ?=
+# Where stack-logs-dump writes every container's log (CI uploads it when a step fails).
+STACK_LOG_DIR ?= stack-logs
 
 .PHONY: stack-env stack-up stack-down stack-check stack-ps stack-logs stack-config \
-        stack-lint docker-up docker-down health-check
+        stack-lint docker-up docker-down health-check stack-build stack-e2e-run \
+        stack-logs-dump stack-e2e
 
 $(STACK_ENV_FILE):
 	$(STACK_PYTHON) deployment/stack_env.py --output $@
@@ -44,6 +49,27 @@ stack-lint: ## Static checks: compose schema, hadolint, promtool (what runs with
 	$(STACK_BIN)/hadolint $(STACK_DOCKERFILES)
 	promtool check config deployment/prometheus/prometheus.yml
 	promtool test rules deployment/prometheus/alerts_test.yml
+
+stack-build: $(STACK_ENV_FILE) ## Build the api, mlflow and airflow images of the stack
+	$(STACK_COMPOSE) build
+
+stack-e2e-run: ## On a running stack: train and promote through Airflow and MLflow, score in the API container, check Prometheus and Grafana
+	$(STACK_PYTHON) deployment/stack_e2e.py --env-file $(STACK_ENV_FILE) --compose "$(STACK_COMPOSE)" $(STACK_E2E_FLAGS)
+
+stack-logs-dump: $(STACK_ENV_FILE) ## Write every container's log and state under $(STACK_LOG_DIR)/
+	mkdir -p $(STACK_LOG_DIR)
+	$(STACK_COMPOSE) ps --all > $(STACK_LOG_DIR)/ps.txt 2>&1 || true
+	$(STACK_COMPOSE) logs --no-color --timestamps > $(STACK_LOG_DIR)/compose.log 2>&1 || true
+
+# What CI's stack job runs, in one command: build, start and wait, check, the end-to-end
+# run, then always tear down (volumes too); the logs are kept in $(STACK_LOG_DIR)/ on failure.
+stack-e2e: $(STACK_ENV_FILE) ## The whole stack end to end with Docker (build, up --wait, stack-check, train, score, tear down)
+	@status=0; \
+	  $(MAKE) --no-print-directory stack-build stack-up stack-check stack-e2e-run || status=$$?; \
+	  if [ $$status -ne 0 ]; then $(MAKE) --no-print-directory stack-logs-dump; \
+	    echo "stack-e2e failed: logs in $(STACK_LOG_DIR)/"; fi; \
+	  $(MAKE) --no-print-directory stack-down STACK_DOWN_FLAGS=-v; \
+	  exit $$status
 
 docker-up: stack-up ## Same as stack-up
 docker-down: stack-down ## Same as stack-down

@@ -43,6 +43,7 @@ DEFAULT_PORTS = {
     "GRAFANA_PORT": 3000,
     "POSTGRES_PORT": 5432,
     "REDIS_PORT": 6379,
+    "SPARK_MASTER_UI_PORT": 8090,
 }
 POSTGRES_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
@@ -169,6 +170,19 @@ def prometheus_targets(status: int, body: bytes) -> tuple[str, str]:
     return OK, f"fraudops-api scraped ({len(api)} target{'s' * (len(api) > 1)} up)"
 
 
+def spark_workers(status: int, body: bytes) -> tuple[str, str]:
+    """The Spark master's /json/: alive, with at least one worker to run executors."""
+    if status != 200:
+        return FAIL, f"HTTP {status}"
+    state = json.loads(body)
+    workers = int(state.get("aliveworkers", 0))
+    if state.get("status") != "ALIVE":
+        return FAIL, f"master {state.get('status')}"
+    if workers == 0:
+        return FAIL, "no worker registered: engine=spark jobs would wait forever"
+    return OK, f"{workers} worker{'s' * (workers > 1)} alive, {state.get('cores', '?')} cores"
+
+
 def airflow_probe(base: str, timeout: float) -> Probe:
     """One request, three rows: the API server and the heartbeats it reports."""
     url = f"{base}/api/v2/monitor/health"
@@ -254,6 +268,7 @@ def build_probes(settings: dict[str, str], host: str | None, timeout: float) -> 
             "prometheus", url("PROMETHEUS_PORT", "/api/v1/targets"), timeout, prometheus_targets
         ),
         http_probe("grafana", url("GRAFANA_PORT", "/api/health"), timeout, grafana_health),
+        http_probe("spark-master", url("SPARK_MASTER_UI_PORT", "/json/"), timeout, spark_workers),
     ]
 
 

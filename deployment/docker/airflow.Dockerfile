@@ -23,10 +23,12 @@ RUN pip install --no-cache-dir hatchling==1.33.0 \
 
 WORKDIR /build
 
-# Dependencies first (fraudops' own + the [airflow] and [compiled] extras + the PostgreSQL
-# driver for the metadata database), so this layer survives source-only changes.
+# Dependencies first (fraudops' own + the [airflow], [compiled] and [spark] extras + the
+# PostgreSQL driver for the metadata database), so this layer survives source-only changes.
+# [spark]: tasks with FRAUDOPS_ENGINE=spark drive the stack's Spark cluster, and the
+# spark-worker service runs this image (same Python, fraudops and Spark as the driver).
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['airflow'] + p['optional-dependencies']['compiled']; open('requirements.txt', 'w').write('\n'.join(deps))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['airflow'] + p['optional-dependencies']['compiled'] + p['optional-dependencies']['spark']; open('requirements.txt', 'w').write('\n'.join(deps))" \
  && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt \
       --requirement requirements.txt psycopg2-binary==2.9.13
 
@@ -45,9 +47,13 @@ LABEL org.opencontainers.image.title="fraudops-airflow" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # libgomp1: the OpenMP runtime LightGBM and XGBoost need when the DAGs train models.
-# Pinned to bookworm's version: bump it with the base image (apt-cache policy libgomp1).
-RUN apt-get update \
+# openjdk-17-jre-headless: the JVM of Spark 4 (the driver in tasks, the spark-worker role).
+# Pinned to bookworm's versions: bump them with the base image (apt-cache policy NAME).
+# The man folder: the JRE's post-install links a man page there, which slim images lack.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
  && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 \
+      openjdk-17-jre-headless=17.0.19+10-1~deb12u2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 airflow \
  && useradd --system --uid 10001 --gid airflow --create-home --home-dir /home/airflow \
@@ -65,7 +71,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     AIRFLOW_HOME=/opt/airflow \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
-    FRAUDOPS_HOME=/var/lib/fraudops
+    FRAUDOPS_HOME=/var/lib/fraudops \
+    PYSPARK_PYTHON=/opt/venv/bin/python
 
 WORKDIR /opt/airflow
 USER 10001:10001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -132,3 +133,21 @@ def test_xcom_payloads_are_plain_json() -> None:
         "ap": None,
         "split": [1, 2],
     }
+
+
+def test_the_engine_reaches_steps_that_take_one_and_spark_is_never_dropped() -> None:
+    from fraudops.pipelines.features import build_features
+
+    def step_with_engine(uri: str, engine: str = "polars") -> str:
+        return engine
+
+    spark = common.task_settings(variables(engine="spark"))
+    polars = common.task_settings(variables(engine="polars"))
+    assert common.engine_argument(step_with_engine, spark) == {"engine": "spark"}
+    assert common.engine_argument(step_with_engine, polars) == {"engine": "polars"}
+    if "engine" in inspect.signature(build_features).parameters:  # the Spark feature engine
+        assert common.engine_argument(build_features, spark) == {"engine": "spark"}
+    else:
+        assert common.engine_argument(build_features, polars) == {}
+        with pytest.raises(ValueError, match="build_features of this fraudops has no Spark"):
+            common.engine_argument(build_features, spark)

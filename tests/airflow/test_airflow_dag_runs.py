@@ -79,6 +79,7 @@ def test_data_pipeline_simulates_validates_and_builds_features(data_run: Any) ->
     features = xcom(data_run, "build_features")
     assert store.list_partitions(settings.dataset_uri("features"))[-1] == day
     assert features["partitions"] == (LAST_NORMAL_DAY - SIM_START).days + 1
+    assert features["engine"] == "polars"  # Settings.engine, as the task saw it
 
 
 def test_data_pipeline_rerun_of_an_interval_gives_the_same_data(data_run: Any, dagbag: Any) -> None:
@@ -108,6 +109,7 @@ def test_training_pipeline_registers_and_promotes_a_model(training_run: Any) -> 
     assert plan["models"] == ["lr"]
     trained = xcom(training_run, "train_and_register")
     assert trained["data_uri"].endswith("/features")  # the data DAG's feature table
+    assert trained["engine"] == "polars"
     assert trained["split"]["test_end"] == TRAINING_WINDOW_END.isoformat()
     gate = xcom(training_run, "promotion_gate")
     assert gate["promoted"], gate

@@ -39,6 +39,7 @@ PUBLISHED_PORTS = {
     "grafana": {3000: "GRAFANA_PORT"},
     "postgres": {5432: "POSTGRES_PORT"},
     "redis": {6379: "REDIS_PORT"},
+    "spark-master": {8090: "SPARK_MASTER_UI_PORT"},
 }
 BUILT_IMAGES = {
     "api": "deployment/docker/api.Dockerfile",
@@ -47,6 +48,7 @@ BUILT_IMAGES = {
     "airflow-apiserver": "deployment/docker/airflow.Dockerfile",
     "airflow-scheduler": "deployment/docker/airflow.Dockerfile",
     "airflow-dag-processor": "deployment/docker/airflow.Dockerfile",
+    "spark-worker": "deployment/docker/airflow.Dockerfile",
 }
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; not $${...}.
 INTERPOLATION = re.compile(
@@ -385,8 +387,17 @@ def test_postgres_init_script_is_mounted(services: dict[str, Any]) -> None:
         "MLFLOW_DB_PASSWORD",
         "AIRFLOW_DB_USER",
         "AIRFLOW_DB_PASSWORD",
+        "CASES_DB_USER",
+        "CASES_DB_PASSWORD",
     ):
         assert variable in env
+
+
+def test_the_api_keeps_its_review_queue_in_postgres(services: dict[str, Any]) -> None:
+    env = environment(services["api"])
+    assert env["FRAUDOPS_CASES_URL"].startswith("postgresql+psycopg2://")
+    assert env["FRAUDOPS_CASES_URL"].endswith("@postgres:5432/cases")
+    assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_mlflow_uses_postgres_and_minio(services: dict[str, Any]) -> None:
@@ -398,3 +409,28 @@ def test_mlflow_uses_postgres_and_minio(services: dict[str, Any]) -> None:
     # The API and Airflow reach MLflow as http://mlflow:5000: that Host header must pass.
     hosts = interpolate(env["MLFLOW_SERVER_ALLOWED_HOSTS"], {}).split(",")
     assert "mlflow:5000" in hosts
+
+
+def test_spark_cluster_serves_the_engine_spark_steps(services: dict[str, Any]) -> None:
+    master, worker = services["spark-master"], services["spark-worker"]
+    assert master["image"].startswith("apache/spark:4.0.")  # pyspark 4.0 drives it
+    assert master["user"] == "185:185"  # the image's spark user, never root
+    assert worker["image"] == services["airflow-scheduler"]["image"]  # the drivers' Python
+    assert "spark://spark-master:7077" in worker["command"]
+    assert worker["depends_on"] == {"spark-master": {"condition": "service_healthy"}}
+    assert environment(worker)["PYSPARK_PYTHON"] == "/opt/venv/bin/python"
+    for name in ("spark-master", "spark-worker"):
+        assert services[name].get("healthcheck"), name
+        assert services[name].get("cap_drop") == ["ALL"], name
+    # only the master's page is published (for make stack-check); 7077 stays inside
+    assert master["ports"] == [
+        "${STACK_BIND_ADDRESS:-127.0.0.1}:${SPARK_MASTER_UI_PORT:-8090}:8090"
+    ]
+    assert not worker.get("ports")
+    for submitter in ("airflow-scheduler", "api"):
+        env = environment(services[submitter])
+        assert env["FRAUDOPS_SPARK_MASTER"] == "spark://spark-master:7077", submitter
+        assert Settings(spark_master=env["FRAUDOPS_SPARK_MASTER"]).spark_master
+    submit = environment(services["airflow-scheduler"])["PYSPARK_SUBMIT_ARGS"]
+    assert "hadoop-aws:3.4.1" in submit
+    assert "spark.hadoop.fs.s3a.endpoint=http://minio:9000" in submit

@@ -26,7 +26,11 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deployment" / "postgres" / "init-databases.sh"
 # Quotes and a backslash: the script must pass passwords to SQL safely.
-PASSWORDS = {"MLFLOW_DB_PASSWORD": "mlf'low\"pw\\1", "AIRFLOW_DB_PASSWORD": "air-flow_pw"}
+PASSWORDS = {
+    "MLFLOW_DB_PASSWORD": "mlf'low\"pw\\1",
+    "AIRFLOW_DB_PASSWORD": "air-flow_pw",
+    "CASES_DB_PASSWORD": "cases-pw-1",
+}
 
 
 def free_port() -> int:
@@ -80,9 +84,9 @@ def postgres() -> Iterator[dict[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def sql(postgres: dict[str, str], query: str) -> str:
+def sql(postgres: dict[str, str], query: str, database: str = "postgres") -> str:
     result = subprocess.run(
-        [postgres["PSQL"], "-U", "postgres", "-d", "postgres", "-tAc", query],
+        [postgres["PSQL"], "-U", "postgres", "-d", database, "-tAc", query],
         env={**os.environ, "PGHOST": postgres["PGHOST"], "PGPORT": postgres["PGPORT"]},
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
@@ -97,6 +101,7 @@ def run_script(postgres: dict[str, str], **extra: str) -> subprocess.CompletedPr
         "POSTGRES_USER": "postgres",
         "MLFLOW_DB_USER": "mlflow_owner",
         "AIRFLOW_DB_USER": "airflow_owner",
+        "CASES_DB_USER": "cases_owner",
         **PASSWORDS,
         **extra,
     }
@@ -111,15 +116,43 @@ def test_script_creates_each_database_with_its_owner(postgres: dict[str, str]) -
     owners = sql(
         postgres,
         "SELECT datname || '=' || pg_get_userbyid(datdba) FROM pg_database "
-        "WHERE datname IN ('mlflow', 'airflow') ORDER BY datname",
+        "WHERE datname IN ('mlflow', 'airflow', 'cases') ORDER BY datname",
     )
-    assert owners.splitlines() == ["airflow=airflow_owner", "mlflow=mlflow_owner"]
+    assert owners.splitlines() == [
+        "airflow=airflow_owner",
+        "cases=cases_owner",
+        "mlflow=mlflow_owner",
+    ]
     logins = sql(
         postgres,
         "SELECT count(*) FROM pg_authid WHERE rolcanlogin AND rolpassword IS NOT NULL "
-        "AND NOT rolsuper AND rolname IN ('mlflow_owner', 'airflow_owner')",
+        "AND NOT rolsuper AND rolname IN ('mlflow_owner', 'airflow_owner', 'cases_owner')",
     )
-    assert logins == "2"
+    assert logins == "3"
+
+
+def test_the_api_migrates_its_case_store_in_the_cases_database(postgres: dict[str, str]) -> None:
+    """What the API does with the stack's FRAUDOPS_CASES_URL: open the case store as the
+    cases owner over TCP, which creates its schema (Alembic), then open and use a case."""
+    from cases_support import T0, new_case
+    from fraudops.cases.store import open_store
+
+    # the databases exist: the test above ran the script on this module's server
+    password = PASSWORDS["CASES_DB_PASSWORD"]
+    url = f"postgresql+psycopg2://cases_owner:{password}@127.0.0.1:{postgres['PGPORT']}/cases"
+    store = open_store(url)
+    try:
+        assert store.create_cases([new_case(1)], T0) == 1
+        assert [g.card_id for g in store.queue()] == ["card-1"]
+    finally:
+        store.close()
+    tables = sql(
+        postgres,
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+        "WHERE tableowner = 'cases_owner'",
+        database="cases",
+    )
+    assert {"alembic_version", "case_events", "cases"} <= set(tables.split(","))
 
 
 def test_owners_log_in_over_tcp_with_their_password(postgres: dict[str, str]) -> None:
@@ -135,6 +168,7 @@ def test_owners_log_in_over_tcp_with_their_password(postgres: dict[str, str]) ->
 
     assert login("mlflow_owner", "mlflow", PASSWORDS["MLFLOW_DB_PASSWORD"]) == 0
     assert login("airflow_owner", "airflow", PASSWORDS["AIRFLOW_DB_PASSWORD"]) == 0
+    assert login("cases_owner", "cases", PASSWORDS["CASES_DB_PASSWORD"]) == 0
     assert login("mlflow_owner", "mlflow", "wrong") != 0
 
 

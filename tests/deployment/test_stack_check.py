@@ -58,6 +58,7 @@ def default_routes() -> dict[str, tuple[int, Any]]:
         "/-/ready": (200, "Prometheus Server is Ready."),
         "/api/v1/targets": (200, TARGETS),
         "/api/health": (200, {"database": "ok", "version": "12.1.1"}),
+        "/json/": (200, {"status": "ALIVE", "aliveworkers": 1, "cores": 2}),
     }
 
 
@@ -88,7 +89,9 @@ def stack(tmp_path: Path) -> Iterator[Path]:
     threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True).start()
     postgres, redis = tcp_server(b"N"), tcp_server(b"+PONG\r\n")
     http_port = http.server_address[1]
-    http_services = ("API", "MLFLOW", "AIRFLOW", "MINIO", "PROMETHEUS", "GRAFANA")
+    http_services = (
+        "API", "MLFLOW", "AIRFLOW", "MINIO", "PROMETHEUS", "GRAFANA", "SPARK_MASTER_UI",
+    )  # fmt: skip
     ports = {f"{name}_PORT": http_port for name in http_services}
     ports["POSTGRES_PORT"] = postgres.server_address[1]
     ports["REDIS_PORT"] = redis.server_address[1]
@@ -127,10 +130,11 @@ def test_healthy_stack_prints_a_table_and_succeeds(
     services = {row.split()[0] for row in rows}
     assert services == {
         "postgres", "redis", "minio", "mlflow", "airflow-apiserver", "airflow-scheduler",
-        "airflow-dag-processor", "api", "prometheus", "grafana",
+        "airflow-dag-processor", "api", "prometheus", "grafana", "spark-master",
     }  # fmt: skip
     assert "FAIL" not in out
-    assert out.rstrip().endswith("12 ok, 0 warn, 0 fail")
+    assert "1 worker alive, 2 cores" in out
+    assert out.rstrip().endswith("13 ok, 0 warn, 0 fail")
 
 
 def test_api_without_a_model_is_a_warning_unless_strict(
@@ -181,7 +185,7 @@ def test_stopped_services_fail_fast(
     code, out = run(stack_check, capsys, "--env-file", str(env_file), "--timeout", "1", "--json")
     assert code == 1
     results = json.loads(out)
-    assert len(results) == 12
+    assert len(results) == 13
     assert {r["status"] for r in results} == {"fail"}
     assert all(r["detail"].startswith("connection refused") for r in results)
 
@@ -239,3 +243,14 @@ def test_defaults_match_the_compose_ports(
             assert match, port
             published[match[1]] = int(match[2])
     assert published == stack_check.DEFAULT_PORTS
+
+
+def test_a_spark_master_without_workers_fails_its_row(
+    stack: Path, stack_check: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    FakeServices.routes["/json/"] = (200, {"status": "ALIVE", "aliveworkers": 0, "cores": 0})
+    code, out = run(stack_check, capsys, "--env-file", str(stack))
+    assert code == 1
+    row = next(line for line in out.splitlines() if line.startswith("spark-master"))
+    assert "FAIL" in row
+    assert "no worker registered" in row

@@ -92,3 +92,27 @@ def test_top_level_makefile_includes_the_stack_targets(make: Callable[..., str])
         "health-check",
     ):
         assert "deployment/" in make(target, makefile="Makefile")
+
+
+def test_stack_e2e_run_passes_the_stack_compose_command(
+    make: Callable[..., str], env_file: str
+) -> None:
+    out = make("stack-e2e-run", env_file, "STACK_E2E_FLAGS=--days 35")
+    assert out.startswith("python3 deployment/stack_e2e.py --env-file ")
+    assert f'--compose "{COMPOSE} ' in out
+    assert out.strip().endswith("--days 35")
+
+
+def test_stack_build_and_logs_dump(make: Callable[..., str], env_file: str) -> None:
+    assert make("stack-build", env_file).strip().endswith(" build")
+    dump = make("stack-logs-dump", env_file, "STACK_LOG_DIR=/tmp/logs")
+    assert "mkdir -p /tmp/logs" in dump
+    assert "logs --no-color --timestamps > /tmp/logs/compose.log" in dump
+
+
+def test_stack_e2e_always_tears_down(make: Callable[..., str], env_file: str) -> None:
+    recipe = (REPO / "deployment" / "stack.mk").read_text()
+    body = recipe[recipe.index("stack-e2e: ") :]
+    assert "stack-build stack-up stack-check stack-e2e-run || status=$$?" in body
+    assert body.index("stack-logs-dump") < body.index("stack-down STACK_DOWN_FLAGS=-v")
+    assert "exit $$status" in body

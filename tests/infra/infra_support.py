@@ -10,6 +10,7 @@ silently.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import hcl2
@@ -56,6 +58,16 @@ def venv_tool(name: str) -> Path | None:
         return candidate
     found = shutil.which(name)
     return Path(found) if found else None
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a script that is not part of a package (a tool, a Lambda function)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ---- HCL -------------------------------------------------------------------------

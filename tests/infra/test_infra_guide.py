@@ -3,7 +3,6 @@ variables and outputs, make targets, paths, GitHub settings, resource names and 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from types import ModuleType
 
@@ -13,6 +12,7 @@ from infra_support import (
     PROFILES,
     REPO_ROOT,
     TerraformDirectory,
+    load_module,
     load_workflow,
     make_targets,
     profile_sections,
@@ -54,13 +54,7 @@ def prose(guide: str) -> str:
 
 @pytest.fixture(scope="module")
 def renderer() -> ModuleType:
-    path = REPO_ROOT / "deployment" / "aws" / "tools" / "render_reference.py"
-    spec = importlib.util.spec_from_file_location("render_reference", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO_ROOT / "deployment" / "aws" / "tools" / "render_reference.py")
 
 
 def test_sections(guide: str) -> None:

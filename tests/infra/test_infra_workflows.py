@@ -83,8 +83,49 @@ def test_workflows_match_the_github_schema() -> None:
 
 def test_triggers(ci: dict[str, Any], cd: dict[str, Any]) -> None:
     assert {"push", "pull_request"} <= set(ci["on"])
-    assert cd["on"]["push"]["branches"] == ["main"]
+    # CD follows a completed CI run of main, never a push of its own.
+    assert "push" not in cd["on"]
     assert "pull_request" not in cd["on"]
+    run = cd["on"]["workflow_run"]
+    assert run["workflows"] == [ci["name"]]
+    assert run["types"] == ["completed"]
+    assert run["branches"] == ["main"]
+
+
+def test_cd_runs_only_after_ci_passed_for_the_same_commit(cd: dict[str, Any]) -> None:
+    gate = cd["jobs"]["gate"]
+    condition = " ".join(gate["if"].split())
+    assert "github.event.workflow_run.conclusion == 'success'" in condition
+    assert "github.event.workflow_run.event == 'push'" in condition
+    text = _job_text(gate)
+    assert "actions/workflows/ci.yml/runs?head_sha=${DEPLOY_SHA}&status=success" in text
+    assert cd["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    # Every job builds, deploys or tags that commit: all depend on the gate.
+    for job_id, job in cd["jobs"].items():
+        if job_id == "gate":
+            continue
+        assert job_id in _reachable_from_gate(cd), f"{job_id} does not wait for the gate"
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["ref"] == "${{ needs.gate.outputs.sha }}", job_id
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    value = job.get("needs", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _reachable_from_gate(workflow: dict[str, Any]) -> set[str]:
+    jobs = workflow["jobs"]
+    reached = {"gate"}
+    changed = True
+    while changed:
+        changed = False
+        for job_id, job in jobs.items():
+            if job_id not in reached and set(_needs(job)) & reached:
+                reached.add(job_id)
+                changed = True
+    return reached
 
 
 def test_least_privilege_permissions(workflow: tuple[str, dict[str, Any]]) -> None:
@@ -102,8 +143,15 @@ def test_least_privilege_permissions(workflow: tuple[str, dict[str, Any]]) -> No
 
 def test_concurrency(ci: dict[str, Any], cd: dict[str, Any]) -> None:
     assert ci["concurrency"]["cancel-in-progress"] is True
-    # A deployment is never cancelled half-way by a newer one.
+    # A deployment is never cancelled half-way by a newer one, and one CD run at a time.
     assert cd["concurrency"]["cancel-in-progress"] is False
+    assert "${{" not in cd["concurrency"]["group"]
+    # The production API is changed by one job at a time (deploy or rollback).
+    for job_id in ("deploy-production-api", "rollback-production-api"):
+        assert cd["jobs"][job_id]["concurrency"] == {
+            "group": "production-api",
+            "cancel-in-progress": False,
+        }
 
 
 def test_actions_are_pinned(workflow: tuple[str, dict[str, Any]]) -> None:
@@ -129,6 +177,43 @@ def test_no_credentials_in_workflows(workflow: tuple[str, dict[str, Any]]) -> No
             assert step["with"]["role-to-assume"].startswith("${{ secrets."), f"{name}:{job_id}"
 
 
+EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+
+
+def _expressions(document: Any) -> list[str]:
+    return [match for text in _all_text(document) for match in EXPRESSION.findall(text)]
+
+
+def test_expression_references_resolve(workflow: tuple[str, dict[str, Any]]) -> None:
+    """What actionlint checks of references: `needs` names jobs, `needs.<job>.outputs.<x>`
+    is a declared output of a job the job needs, `steps.<id>` is an earlier step of the
+    same job, and `matrix.<key>` is a key of the job's matrix."""
+    name, document = workflow
+    jobs = document["jobs"]
+    for job_id, job in jobs.items():
+        needs = _needs(job)
+        assert set(needs) <= set(jobs), f"{name}:{job_id} needs unknown jobs"
+        for expression in _expressions(job):
+            for needed, kind, key in re.findall(r"\bneeds\.([\w-]+)\.(\w+)\.?([\w-]*)", expression):
+                assert needed in needs, f"{name}:{job_id} reads needs.{needed} without needing it"
+                if kind == "outputs":
+                    assert key in jobs[needed].get("outputs", {}), (
+                        f"{name}:{job_id}: {needed} has no output {key}"
+                    )
+            for key in re.findall(r"\bmatrix\.(\w+)", expression):
+                assert _matrix_values(job, key), f"{name}:{job_id}: no matrix key {key}"
+        step_ids: list[str] = []
+        for step in job.get("steps", []):
+            for expression in _expressions(step):
+                for step_id in re.findall(r"\bsteps\.([\w-]+)\.", expression):
+                    assert step_id in step_ids, f"{name}:{job_id}: steps.{step_id} is not earlier"
+            if "id" in step:
+                step_ids.append(step["id"])
+        for output in job.get("outputs", {}).values():
+            for step_id in re.findall(r"\bsteps\.([\w-]+)\.", output):
+                assert step_id in step_ids, f"{name}:{job_id}: output reads unknown step {step_id}"
+
+
 # ---- CI content ----------------------------------------------------------------------
 
 
@@ -146,14 +231,38 @@ def test_ci_jobs(ci: dict[str, Any]) -> None:
     unit = _job_text(jobs["unit"])
     assert "--cov=fraudops" in unit
     assert "--cov-fail-under=80" in unit
-    assert {"postgres", "redis"} <= set(jobs["integration"]["services"])
-    assert jobs["integration"]["services"]["postgres"]["image"].startswith("postgres:15")
-    assert jobs["integration"]["services"]["redis"]["image"].startswith("redis:7")
-    assert "pytest tests/integration" in _job_text(jobs["integration"])
+    # The integration fixtures start their own servers from the binaries the job installs:
+    # no service containers, and no URL of one that no test reads.
+    assert "services" not in jobs["integration"]
+    assert not any("FRAUDOPS_TEST_" in text for text in _all_text(jobs["integration"]))
+    integration = _job_text(jobs["integration"])
+    assert "apt-get install" in integration
+    for binary in ("postgresql", "redis-server", "prometheus"):
+        assert binary in integration
+    assert "pytest tests/integration" in integration
     assert "pytest tests/airflow" in _job_text(jobs["airflow"])
     infra = _job_text(jobs["infrastructure"])
     assert "make tools" in infra
     assert "tests/infra" in infra
+
+
+def test_ci_runs_the_compose_stack_end_to_end(ci: dict[str, Any]) -> None:
+    steps = ci["jobs"]["stack"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    order = ["make stack-build", "make stack-up", "make stack-check", "make stack-e2e-run"]
+    positions = [next(i for i, run in enumerate(runs) if run.startswith(cmd)) for cmd in order]
+    assert positions == sorted(positions)
+    dump = next(step for step in steps if step.get("run") == "make stack-logs-dump")
+    assert dump["if"] == "failure()"
+    upload = next(step for step in steps if "upload-artifact" in step.get("uses", ""))
+    assert upload["if"] == "failure()"
+    assert upload["with"]["path"] == "stack-logs/"
+    teardown = steps[-1]
+    assert teardown["if"] == "always()"
+    assert teardown["run"].startswith("make stack-down")
+    # The same steps as `make stack-e2e`, which anyone with Docker runs locally.
+    stack_mk = (REPO_ROOT / "deployment" / "stack.mk").read_text(encoding="utf-8")
+    assert "stack-build stack-up stack-check stack-e2e-run" in stack_mk
 
 
 def test_ci_builds_and_scans_every_image(ci: dict[str, Any]) -> None:
@@ -220,33 +329,85 @@ def test_cd_pipeline_order(cd: dict[str, Any]) -> None:
     jobs = cd["jobs"]
 
     def needs(job_id: str) -> set[str]:
-        value = jobs[job_id].get("needs", [])
-        return {value} if isinstance(value, str) else set(value)
+        return set(_needs(jobs[job_id]))
 
+    assert "gate" in needs("meta")
     assert "meta" in needs("images")
     assert "images" in needs("deploy-staging")
     assert "deploy-staging" in needs("smoke-staging")
     assert "smoke-staging" in needs("deploy-production")
-    assert "deploy-production" in needs("smoke-production")
+    assert "smoke-staging" in needs("deploy-production-api")
+    assert {"deploy-production", "deploy-production-api"} <= needs("smoke-production")
     assert "smoke-production" in needs("release")
     assert jobs["deploy-staging"]["environment"] == "staging"
-    # The manual approval gate: required reviewers on the production environment.
-    assert jobs["deploy-production"]["environment"] == "production"
-    assert jobs["smoke-production"]["environment"] == "production"
+    # The manual approval gate: required reviewers on the production environment, and
+    # the only jobs production's deploy role trusts.
+    for job_id in (
+        "deploy-production",
+        "deploy-production-api",
+        "smoke-production",
+        "rollback-production-api",
+    ):
+        assert jobs[job_id]["environment"] == "production", job_id
+    for job_id, job in jobs.items():
+        if "AWS_DEPLOY_ROLE_ARN" in _job_text(job) and job.get("environment") != "staging":
+            assert job.get("environment") == "production", f"{job_id} assumes a deploy role"
 
 
 def test_cd_deploys_safely(cd: dict[str, Any]) -> None:
-    for job_id in ("deploy-staging", "deploy-production"):
+    for job_id in ("deploy-staging", "deploy-production", "deploy-production-api"):
         steps = cd["jobs"][job_id]["steps"]
         uses = [step.get("uses", "") for step in steps]
         assert any("amazon-ecs-render-task-definition" in use for use in uses), job_id
         deploy = next(s for s in steps if "amazon-ecs-deploy-task-definition" in s.get("uses", ""))
         assert deploy["with"]["wait-for-service-stability"] is True
+    for job_id in ("deploy-staging", "deploy-production"):
+        steps = cd["jobs"][job_id]["steps"]
         assert any("rolloutState" in step.get("run", "") for step in steps), job_id
     for job_id in ("smoke-staging", "smoke-production"):
         text = _job_text(cd["jobs"][job_id])
         assert "fraudops smoke --url" in text
         assert "--api-key" in text
+
+
+def test_cd_deploys_the_api_blue_green_in_production(cd: dict[str, Any]) -> None:
+    job = cd["jobs"]["deploy-production-api"]
+    deploy = next(
+        s for s in job["steps"] if "amazon-ecs-deploy-task-definition" in s.get("uses", "")
+    )
+    assert deploy["with"]["codedeploy-appspec"] == "appspec.yaml"
+    assert deploy["with"]["codedeploy-application"] == "${{ steps.current.outputs.family }}"
+    assert deploy["with"]["codedeploy-deployment-group"] == "${{ steps.current.outputs.family }}"
+    text = _job_text(job)
+    assert "deployment/aws/codedeploy/appspec.yaml" in text
+    assert "deploymentInfo.[status" in text
+    assert '"Succeeded"' in text
+    # The rolling production job no longer touches the API.
+    assert "api" not in _matrix_values(cd["jobs"]["deploy-production"], "service")
+    # A production smoke failure after the shift redeploys the revision that served before.
+    rollback = cd["jobs"]["rollback-production-api"]
+    assert "needs.smoke-production.result == 'failure'" in rollback["if"]
+    rollback_text = _job_text(rollback)
+    assert "<TASK_DEFINITION>|${PREVIOUS}" in rollback_text
+    assert "aws deploy create-deployment" in rollback_text
+    assert "aws deploy wait deployment-successful" in rollback_text
+
+
+def test_cd_writes_a_summary(cd: dict[str, Any]) -> None:
+    summary = cd["jobs"]["summary"]
+    assert summary["if"].startswith("always()")
+    assert set(_needs(summary)) == set(cd["jobs"]) - {"summary"}
+    assert "GITHUB_STEP_SUMMARY" in _job_text(summary)
+
+
+def test_cd_versions_releases_by_the_documented_rule(cd: dict[str, Any]) -> None:
+    meta = _job_text(cd["jobs"]["meta"])
+    assert "deployment/release_version.py" in meta
+    assert "--bump" in meta
+    assert "--labels" in meta
+    options = cd["on"]["workflow_dispatch"]["inputs"]["bump"]["options"]
+    assert options == ["auto", "patch", "minor", "major"]
+    assert 'gh release create "v${VERSION}" --target "$SHA"' in _job_text(cd["jobs"]["release"])
 
 
 def test_cd_images_are_tagged_with_sha_and_version(cd: dict[str, Any]) -> None:
@@ -268,13 +429,13 @@ def test_cd_matches_terraform(cd: dict[str, Any], root_module: TerraformDirector
     container_names = {
         unquote(body["container_name"])
         for body in root_module.module_calls.values()
-        if "container_name" in body
+        if unquote(body["source"]) == "./modules/ecs-service"
     }
-    for job_id in ("deploy-staging", "deploy-production"):
-        job = cd["jobs"][job_id]
-        services = set(_matrix_values(job, "service"))
-        assert services == service_keys == container_names, job_id
-        assert set(_matrix_values(job, "image")) == repositories, job_id
+    staging = cd["jobs"]["deploy-staging"]
+    assert set(_matrix_values(staging, "service")) == service_keys == container_names
+    assert set(_matrix_values(staging, "image")) == repositories
+    production = set(_matrix_values(cd["jobs"]["deploy-production"], "service")) | {"api"}
+    assert production == service_keys
     assert set(_matrix_values(cd["jobs"]["images"], "image")) == repositories
     # Names the workflow builds from PROJECT_NAME and the environment.
     text = (WORKFLOWS_DIR / "cd.yml").read_text(encoding="utf-8")

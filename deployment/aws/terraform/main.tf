@@ -74,6 +74,8 @@ locals {
     FRAUDOPS_ADMIN_API_KEY    = module.secrets.arns["admin-api-key"]
     FRAUDOPS_CONSOLE_SECRET   = module.secrets.arns["console-secret"]
     FRAUDOPS_ONLINE_STORE_URI = module.secrets.arns["online-store-uri"]
+    # the review queue and console users live in PostgreSQL, shared by every API task
+    FRAUDOPS_CASES_URL = module.secrets.arns["cases-url"]
   }
 
   airflow_environment = merge(local.fraudops_environment, {
@@ -196,6 +198,11 @@ resource "random_password" "airflow_db" {
   special = false
 }
 
+resource "random_password" "cases_db" {
+  length  = 32
+  special = false
+}
+
 resource "random_password" "redis_auth" {
   length  = 48
   special = false
@@ -244,6 +251,8 @@ locals {
     "db-master-password"       = "Master password of the RDS instance (db-init task only)"
     "mlflow-db-password"       = "Password of the mlflow database role"
     "airflow-db-password"      = "Password of the airflow database role"
+    "cases-db-password"        = "Password of the cases database role (review queue)"
+    "cases-url"                = "Case store URI of the API's review queue (PostgreSQL, TLS)"
     "mlflow-backend-store-uri" = "MLflow backend store URI (PostgreSQL, TLS)"
     "airflow-sql-alchemy-conn" = "Airflow metadata database URI (PostgreSQL, TLS)"
     "airflow-fernet-key"       = "Airflow Fernet key (encrypts connections and variables)"
@@ -259,6 +268,8 @@ locals {
     "db-master-password"       = random_password.db_master.result
     "mlflow-db-password"       = random_password.mlflow_db.result
     "airflow-db-password"      = random_password.airflow_db.result
+    "cases-db-password"        = random_password.cases_db.result
+    "cases-url"                = "postgresql+psycopg2://cases:${random_password.cases_db.result}@${local.db_host}:5432/cases?sslmode=require"
     "mlflow-backend-store-uri" = "postgresql+psycopg2://mlflow:${random_password.mlflow_db.result}@${local.db_host}:5432/mlflow?sslmode=require"
     "airflow-sql-alchemy-conn" = "postgresql+psycopg2://airflow:${random_password.airflow_db.result}@${local.db_host}:5432/airflow?sslmode=require"
     "airflow-fernet-key"       = "${random_id.airflow_fernet.b64_url}="
@@ -397,6 +408,17 @@ module "cloudwatch" {
   tags                            = local.tags
 }
 
+# Production's deploy role trusts only jobs of the GitHub `production` environment (its
+# required reviewers are the approval gate); staging's also trusts `main`, whose image
+# job pushes to the shared repositories outside any environment.
+module "github_oidc_subjects" {
+  source = "./modules/github-oidc-subjects"
+
+  repository  = var.github_repository
+  environment = var.environment
+  branch      = var.environment == "production" ? null : "main"
+}
+
 module "iam" {
   source = "./modules/iam"
 
@@ -426,6 +448,7 @@ module "iam" {
         module.secrets.arns["db-master-password"],
         module.secrets.arns["mlflow-db-password"],
         module.secrets.arns["airflow-db-password"],
+        module.secrets.arns["cases-db-password"],
       ]
       read_write_bucket_arns = []
       log_group_arns         = [module.cloudwatch.log_group_arns["db-init"]]
@@ -437,11 +460,33 @@ module "iam" {
   exec_log_group_arn          = module.ecs.exec_log_group_arn
   cluster_name                = module.ecs.cluster_name
   github_repository           = var.github_repository
-  github_environment          = var.environment
-  github_branch               = "main"
+  github_subjects             = module.github_oidc_subjects.subjects
   create_github_oidc_provider = var.create_github_oidc_provider
+  codedeploy_applications     = var.api_blue_green ? [local.service_names["api"]] : []
   smoke_test_secret_arns      = [module.secrets.arns["api-key"]]
   tags                        = local.tags
+}
+
+# ---- Spark past one machine (optional) -------------------------------------------------
+
+# EMR Serverless for `fraudops features build --engine spark` and `fraudops score --engine
+# spark` on data one task cannot hold; see DEPLOYMENT_GUIDE.md, "Past one machine: Spark".
+module "emr_serverless" {
+  source = "./modules/emr-serverless"
+  count  = var.enable_emr_serverless ? 1 : 0
+
+  name                 = "${local.name}-spark"
+  release_label        = var.emr_serverless_release_label
+  max_vcpu             = var.emr_serverless_max_vcpu
+  max_memory_gb        = var.emr_serverless_max_memory_gb
+  idle_timeout_minutes = 15
+  subnet_ids           = module.vpc.private_subnet_ids
+  security_group_ids   = [module.security.airflow_workers_security_group_id]
+  image_uri            = var.emr_serverless_image_uri
+  data_bucket_arn      = module.s3.data_bucket_arn
+  logs_bucket_name     = module.s3.logs_bucket_name
+  kms_key_arn          = module.kms.key_arn
+  tags                 = local.tags
 }
 
 # ---- Compute ---------------------------------------------------------------------------
@@ -489,6 +534,7 @@ module "api_service" {
   desired_count              = var.api_min_count
   capacity_provider_strategy = local.capacity_provider_strategy
   target_group_arn           = module.alb.target_group_arns["api"]
+  deployment_controller      = var.api_blue_green ? "CODE_DEPLOY" : "ECS"
   # Model loading happens at start-up: give it time before health checks count.
   health_check_grace_period_seconds = 120
   # SIGTERM: 20 s of draining (FRAUDOPS_DRAIN_SECONDS, longer than the target group's
@@ -710,6 +756,7 @@ resource "aws_ecs_task_definition" "db_init" {
       { name = "PGPASSWORD", valueFrom = module.secrets.arns["db-master-password"] },
       { name = "MLFLOW_DB_PASSWORD", valueFrom = module.secrets.arns["mlflow-db-password"] },
       { name = "AIRFLOW_DB_PASSWORD", valueFrom = module.secrets.arns["airflow-db-password"] },
+      { name = "CASES_DB_PASSWORD", valueFrom = module.secrets.arns["cases-db-password"] },
     ]
     logConfiguration = {
       logDriver = "awslogs"

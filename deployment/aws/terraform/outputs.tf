@@ -153,3 +153,33 @@ output "service_discovery_namespace" {
   description = "Private DNS namespace of service-to-service names (mlflow.<namespace>, airflow-api-server.<namespace>)."
   value       = module.ecs.service_discovery_namespace_name
 }
+
+output "codedeploy_application" {
+  description = "CodeDeploy application and deployment group of the blue-green API (CD uses the same name, <project>-<environment>-api); null when api_blue_green is off."
+  value       = var.api_blue_green ? module.api_blue_green[0].application_name : null
+}
+
+output "api_test_url" {
+  description = "Test listener of the blue-green API: the green task set during a deployment; null when api_blue_green is off."
+  value       = var.api_blue_green ? module.api_blue_green[0].test_url : null
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the environment (aws cloudwatch get-dashboard --dashboard-name <name>)."
+  value       = module.dashboard.dashboard_name
+}
+
+output "emr_serverless_application_id" {
+  description = "EMR Serverless Spark application (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].application_id)
+}
+
+output "emr_serverless_job_role_arn" {
+  description = "Role EMR Serverless Spark jobs run as (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].job_role_arn)
+}
+
+output "emr_serverless_log_uri" {
+  description = "Where EMR Serverless Spark jobs write their logs (null unless enable_emr_serverless)."
+  value       = one(module.emr_serverless[*].log_uri)
+}

@@ -761,3 +761,109 @@ variable "create_github_oidc_provider" {
   description = "Create the account's GitHub OIDC identity provider (once per account); false reuses the existing one."
   default     = true
 }
+
+# ---- Delivery: blue-green API deployments, notifications ------------------------------
+
+variable "api_blue_green" {
+  type        = bool
+  description = "Deploy the API blue-green through CodeDeploy (test listener, smoke hooks, canary shift, alarm rollback) instead of rolling; needs certificate_arn. Switching replaces the API service once."
+  default     = false
+}
+
+variable "api_traffic_shift" {
+  type        = string
+  description = "CodeDeploy configuration of a blue-green API deployment: canary or linear traffic shift (CodeDeployDefault.ECS...)."
+  default     = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+
+  validation {
+    condition     = can(regex("^CodeDeployDefault\\.ECS(Canary10Percent(5|15)Minutes|Linear10PercentEvery(1|3)Minutes|AllAtOnce)$", var.api_traffic_shift))
+    error_message = "api_traffic_shift must be a predefined CodeDeploy ECS configuration, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes."
+  }
+}
+
+variable "api_test_listener_port" {
+  type        = number
+  description = "Load balancer port of the blue-green test listener (the green task set before it takes production traffic)."
+  default     = 8443
+
+  validation {
+    condition     = var.api_test_listener_port >= 1024 && var.api_test_listener_port <= 65535 && !contains([5000, 8080], var.api_test_listener_port)
+    error_message = "api_test_listener_port must be 1024-65535 and not 5000 or 8080 (the MLflow and Airflow listeners)."
+  }
+}
+
+variable "api_blue_termination_wait_minutes" {
+  type        = number
+  description = "Minutes the previous API task set keeps running after a blue-green shift, during which an alarm still rolls back at once."
+  default     = 15
+
+  validation {
+    condition     = var.api_blue_termination_wait_minutes >= 0 && var.api_blue_termination_wait_minutes <= 2880
+    error_message = "api_blue_termination_wait_minutes must be between 0 and 2880."
+  }
+}
+
+variable "api_metrics_to_cloudwatch" {
+  type        = bool
+  description = "Run a CloudWatch agent task (about $9/month) that publishes the API's decision, prediction and drift-share metrics for the dashboard."
+  default     = true
+}
+
+variable "chatbot_slack_workspace_id" {
+  type        = string
+  description = "Slack workspace (team) ID for AWS Chatbot, authorised once per account in the Chatbot console; used with chatbot_slack_channel_id."
+  default     = null
+}
+
+variable "chatbot_slack_channel_id" {
+  type        = string
+  description = "Slack channel ID that receives the alert topic (alarms, deployments) through AWS Chatbot; null sends no chat messages."
+  default     = null
+}
+
+# ---- Spark past one machine (EMR Serverless) ---------------------------------------------
+
+variable "enable_emr_serverless" {
+  type        = bool
+  description = "Create an EMR Serverless Spark application and its job role for the offline steps with --engine spark."
+  default     = false
+}
+
+variable "emr_serverless_release_label" {
+  type        = string
+  description = "EMR release of the Spark application: emr-spark-8.0.0 runs Spark 4.0 (fraudops' pyspark is 4.0); emr-7.x releases run Spark 3.5."
+  default     = "emr-spark-8.0.0"
+
+  validation {
+    condition     = can(regex("^emr-(spark-)?[0-9]+\\.[0-9]+\\.[0-9]+$", var.emr_serverless_release_label))
+    error_message = "emr_serverless_release_label must be an EMR release label such as emr-spark-8.0.0 or emr-7.9.0."
+  }
+}
+
+variable "emr_serverless_max_vcpu" {
+  type        = number
+  description = "Most vCPUs the Spark application's running jobs may hold at once (a cost ceiling)."
+  default     = 32
+
+  validation {
+    condition     = var.emr_serverless_max_vcpu >= 1 && var.emr_serverless_max_vcpu <= 4000
+    error_message = "emr_serverless_max_vcpu must be between 1 and 4000."
+  }
+}
+
+variable "emr_serverless_max_memory_gb" {
+  type        = number
+  description = "Most memory (GB) the Spark application's running jobs may hold at once (a cost ceiling)."
+  default     = 128
+
+  validation {
+    condition     = var.emr_serverless_max_memory_gb >= 2 && var.emr_serverless_max_memory_gb <= 24000
+    error_message = "emr_serverless_max_memory_gb must be between 2 and 24000."
+  }
+}
+
+variable "emr_serverless_image_uri" {
+  type        = string
+  description = "Custom image of the Spark application (EMR's emr-spark-8.0.0 image plus Python 3.11 and fraudops, in ECR); empty uses EMR's image, whose Python cannot run fraudops."
+  default     = ""
+}

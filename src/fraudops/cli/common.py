@@ -28,6 +28,7 @@ USER_ERRORS = (
     ("fraudops.data.ingest", "MappingError"),
     ("fraudops.data.validate", "BatchRejectedError"),
     ("fraudops.models.registry", "RegistryError"),
+    ("fraudops.models.bundle", "BundleIntegrityError"),
     ("fraudops.features.spark.session", "SparkUnavailableError"),
 )
 

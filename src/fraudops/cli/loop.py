@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,11 +38,29 @@ def demo(
     no_rules: Annotated[
         bool, typer.Option("--no-rules", help="Decide with the model's thresholds alone.")
     ] = False,
+    analysts: Annotated[
+        bool,
+        typer.Option(
+            help="Simulate an analyst team working the review queue (verdicts are labels "
+            "the same day; confirmed cards blocked; one rule drafted after the drift)."
+        ),
+    ] = True,
+    analyst_capacity: Annotated[
+        int, typer.Option(min=1, help="Cases the analyst team reviews a day.")
+    ] = 40,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the same world with chargebacks as the only labels and report "
+            "both recoveries (about doubles the run time)."
+        ),
+    ] = True,
 ) -> None:
     """Run the closed loop: simulate, score, label, monitor, retrain and promote, day by day."""
     from fraudops.decisions import EXAMPLE_RULES
+    from fraudops.pipelines.analysts import AnalystTeam
     from fraudops.pipelines.loop import LoopConfig, reset_workspace, run_loop
-    from fraudops.pipelines.loop_summary import HEADLINE_FACTS, summarise
+    from fraudops.pipelines.loop_summary import HEADLINE_FACTS, compare_arms, summarise
     from fraudops.pipelines.report import render_report
 
     s = settings()
@@ -54,12 +73,17 @@ def demo(
             customers=customers,
             initial_models=parse_models(models),
             rules_path=None if no_rules else (rules or EXAMPLE_RULES),
+            analysts=AnalystTeam(capacity=analyst_capacity, seed=seed) if analysts else None,
         )
     home = Path(s.home)
-    if s.data_uri or s.mlflow_tracking_uri:
+    embedded = not (s.data_uri or s.mlflow_tracking_uri)
+    if not embedded:
+        why = " (no chargebacks-only comparison: it needs a workspace of its own)"
         err_console.print(
             "[yellow]note:[/] the demo runs on the configured data store and registry"
+            + (why if compare else "")
         )
+    compare = compare and embedded and config.analysts is not None and config.drift_day is not None
     home.mkdir(parents=True, exist_ok=True)
     reset_workspace(home)
     loop_settings = s.model_copy(update={"label_maturity_days": config.label_maturity_days})
@@ -69,8 +93,10 @@ def demo(
     for column in ("day", "date", "tx", "frauds", "caught", "drift", "PSI", "champion", "event"):
         timeline.add_column(column, justify="right" if column not in ("date", "event") else "left")
 
+    live_days = days - warmup_days + 2
     with progress_bar() as bar:
-        task = bar.add_task("closed loop", total=days - warmup_days + 2, detail="history")
+        total = live_days * (2 if compare else 1)
+        task = bar.add_task("closed loop", total=total, detail="history")
 
         def emit(kind: str, payload: dict[str, Any]) -> None:
             if kind == "history":
@@ -86,6 +112,8 @@ def demo(
                         if payload["promoted_version"]
                         else "[yellow]retrained, gate refused[/]"
                     )
+                if payload.get("analyst_rule"):
+                    event.append(f"[cyan]analyst rule: {payload['analyst_rule'][:50]}[/]")
                 if payload["retrain_verdict"]:
                     event.append("; ".join(payload["reasons"])[:60])
                 drift = payload["drift_share"]
@@ -93,6 +121,7 @@ def demo(
                 bar.console.print(
                     f"day {payload['day']:>3} {payload['date']}  tx {payload['transactions']:>6,}  "
                     f"frauds {payload['frauds']:>3}  caught {payload['frauds_caught']:>3}  "
+                    f"cases {payload['analyst_verdicts']:>3}  "
                     f"drift {'-' if drift is None else f'{drift:.2f}'}  "
                     f"PSI {'-' if psi is None else f'{psi:.3f}'}  v{payload['champion_version']}  "
                     + " ".join(event)
@@ -102,6 +131,21 @@ def demo(
         with user_errors():
             result = run_loop(loop_settings, config, emit)
             summary = summarise(loop_settings, config, result)
+            if compare:
+                # the same world and first champion, chargebacks as the only labels: the
+                # selection is deterministic, so only the algorithm it chose is retrained
+                bar.console.rule("the same world with chargebacks as the only labels")
+                arm_home = home / "arms" / "chargebacks_only"
+                arm_home.mkdir(parents=True, exist_ok=True)
+                reset_workspace(arm_home)
+                arm_settings = loop_settings.model_copy(update={"home": arm_home})
+                arm_config = replace(
+                    config,
+                    analysts=None,
+                    initial_models=(result.initial_training["best"],),
+                )
+                arm = run_loop(arm_settings, arm_config, emit)
+                summary.update(compare_arms(summary, summarise(arm_settings, arm_config, arm)))
     summary_path = home / "demo-summary.json"
     report_path = home / "report.html"
     summary_path.write_text(json.dumps(summary, indent=2, default=str))

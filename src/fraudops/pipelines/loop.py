@@ -32,7 +32,9 @@ from fraudops.pipelines.monitoring import run_monitoring
 from fraudops.pipelines.training import TrainingOptions, run_training
 
 if TYPE_CHECKING:
+    from fraudops.pipelines.analysts import AnalystDesk, AnalystTeam
     from fraudops.serving.decisions import DecisionStage
+    from fraudops.serving.service import ScoringService
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ class LoopConfig:
     burn_in_days: int = field(default_factory=lambda: max_retention().days)
     # rules the service decides with around the model (None: the model's thresholds alone)
     rules_path: Path | None = None
+    # a simulated analyst team working the review queue (None: chargebacks are the only
+    # labels, as before the queue existed)
+    analysts: AnalystTeam | None = None
 
     def __post_init__(self) -> None:
         if self.warmup_days < 21:
@@ -96,6 +101,9 @@ class DayResult:
     retrained: bool = False
     promoted_version: int | None = None
     gate_reason: str | None = None
+    analyst_verdicts: int = 0
+    analyst_frauds_confirmed: int = 0
+    analyst_rule: str | None = None
 
 
 @dataclass
@@ -103,6 +111,7 @@ class LoopResult:
     days: list[DayResult] = field(default_factory=list)
     initial_training: dict[str, Any] = field(default_factory=dict)
     retrainings: list[dict[str, Any]] = field(default_factory=list)
+    analysts: dict[str, Any] | None = None
 
 
 def _midnight(day: Any) -> datetime:
@@ -148,6 +157,35 @@ def _policy(config: LoopConfig) -> DecisionStage | None:
         raise ValueError(rules.status.last_error)
     lists = ListCache(MemoryListBackend())
     return DecisionStage(rules, lists, feature_names(), clock=event_time)
+
+
+def _play(
+    service: ScoringService,
+    transactions: pl.DataFrame,
+    labels: pl.DataFrame,
+    decisions: dict[str, str],
+) -> None:
+    """Score ``transactions`` with ``labels`` arriving between them, in time order."""
+    for kind, item in _interleave(transactions, labels):
+        if kind == "score":
+            assert isinstance(item, list)
+            for prediction in service.score(item):
+                decisions[prediction["transaction_id"]] = prediction["decision"]
+        else:
+            assert isinstance(item, dict)
+            service.add_label(item["transaction_id"], int(item["is_fraud"]), item["reported_at"])
+
+
+def _open_desk(
+    settings: Settings, team: AnalystTeam, service: ScoringService, policy: DecisionStage | None
+) -> AnalystDesk:
+    from fraudops.cases.store import open_store
+    from fraudops.pipelines.analysts import AnalystDesk
+
+    # the demo's own case store, under its workspace (reset with it), whatever
+    # FRAUDOPS_CASES_URL says: `fraudops serve` on the same home shows these cases
+    url = f"sqlite:///{(Path(settings.home) / 'cases.db').resolve()}"
+    return AnalystDesk(team, open_store(url), service, policy)
 
 
 def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) -> LoopResult:
@@ -216,6 +254,16 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         "transaction_id", "is_fraud", pl.col("label_available_at").alias("reported_at")
     )
 
+    policy_stage = service.decisions
+    desk = (
+        _open_desk(settings, config.analysts, service, policy_stage)
+        if config.analysts is not None
+        else None
+    )
+    drift_at = (
+        _midnight(sim.day_of(burn + config.drift_day)) if config.drift_day is not None else None
+    )
+
     world = World(sim)
     policy = RetrainPolicy.from_settings(
         settings, cooldown=timedelta(days=config.retrain_cooldown_days)
@@ -236,16 +284,36 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         today_labels = pending_labels.filter(pl.col("reported_at") < end)
         pending_labels = pending_labels.filter(pl.col("reported_at") >= end)
         decisions: dict[str, str] = {}
-        for kind, item in _interleave(arrived, today_labels):
-            if kind == "score":
-                assert isinstance(item, list)
-                for prediction in service.score(item):
-                    decisions[prediction["transaction_id"]] = prediction["decision"]
-            else:
-                assert isinstance(item, dict)
-                service.add_label(
-                    item["transaction_id"], int(item["is_fraud"]), item["reported_at"]
+        verdicts_before = len(desk.verdicts) if desk else 0
+        if desk is None:
+            _play(service, arrived, today_labels, decisions)
+        else:
+            # the team works the queue in shifts: what it confirms at noon is a label for
+            # the afternoon's transactions, not for next month's
+            from fraudops.pipelines.analysts import shift_times
+
+            desk.learn_truth(arrived)
+            start = _midnight(day)
+            shifts = shift_times(start, config.analysts) if config.analysts else []
+            budgets = config.analysts.shift_budgets() if config.analysts else []
+            for stop, budget in [*zip(shifts, budgets, strict=True), (end, 0)]:
+
+                def within(column: str, lo: datetime = start, hi: datetime = stop) -> pl.Expr:
+                    return (pl.col(column) >= lo) & (pl.col(column) < hi)
+
+                _play(
+                    service,
+                    arrived.filter(within("timestamp")),
+                    today_labels.filter(within("reported_at")),
+                    decisions,
                 )
+                if budget:
+                    desk.work_shift(stop, budget)
+                    if drift_at is not None and stop >= drift_at and desk.may_draft:
+                        prediction_log.flush()
+                        label_log.flush()
+                        desk.draft_from_confirmed(settings, drift_at, stop, index - burn)
+                start = stop
         prediction_log.flush()
         label_log.flush()
         frauds = arrived.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
@@ -279,6 +347,12 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
             reasons=record.verdict.reasons,
             champion_version=serving.version,
         )
+        if desk is not None:
+            today = desk.verdicts[verdicts_before:]
+            outcome.analyst_verdicts = len(today)
+            outcome.analyst_frauds_confirmed = sum(v.is_fraud for v in today)
+            if desk.drafted is not None and desk.drafted_day == index - burn:
+                outcome.analyst_rule = desk.drafted.rule.condition
         decision = policy.decide(record.verdict.reasons, end, triggers)
         if decision.retrain:
             triggers.append(end)
@@ -309,6 +383,9 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
         emit("day", outcome.__dict__)
     prediction_log.close()
     label_log.close()
+    if desk is not None:
+        desk.close()
+        result.analysts = desk.summary()
     return result
 
 
@@ -318,5 +395,5 @@ def reset_workspace(home: Path) -> None:
         target = home / name
         if target.exists():
             shutil.rmtree(target)
-    for name in ("demo-summary.json", "report.html"):
+    for name in ("demo-summary.json", "report.html", "cases.db"):
         (home / name).unlink(missing_ok=True)

@@ -86,6 +86,23 @@ def loop_plots(summary: dict[str, Any]) -> dict[str, str]:
     ax.set_title("Average precision of the served model")
     plots["ap"] = figure_png(fig)
     plt.close(fig)
+
+    if summary.get("caught_share_chargebacks_only"):
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        for key, label, color in (
+            ("caught_share_with_analysts", "with the analyst team", "teal"),
+            ("caught_share_chargebacks_only", "chargebacks only", "grey"),
+        ):
+            days_in_arm = key.replace("caught_share_", "recovery_days_")
+            recovered = summary.get(days_in_arm)
+            suffix = "not recovered" if recovered is None else f"recovered in {recovered} days"
+            ax.plot(days, summary[key], marker="o", color=color, label=f"{label} ({suffix})")
+        marks(ax)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+        ax.set_title("Share of the day's frauds caught: the analyst team against chargebacks alone")
+        plots["recovery"] = figure_png(fig)
+        plt.close(fig)
     return plots
 
 

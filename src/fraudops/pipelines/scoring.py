@@ -8,7 +8,7 @@ itself, so by default only the rows an analyst will look at (review, decline) ge
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -19,6 +19,9 @@ from fraudops.models.bundle import FraudModel
 from fraudops.models.decision import decision_expr, score_points_array
 from fraudops.models.reasons import TOP_REASONS, ReasonWriter
 
+if TYPE_CHECKING:  # MLflow is imported when a registry is opened, not with this module
+    from fraudops.models.registry import Registry
+
 REASON_MODES = ("flagged", "all", "none")
 COMPILE_MIN_ROWS = 500_000  # below this, a first compile (~10 s) costs more than it saves
 
@@ -26,6 +29,14 @@ COMPILE_MIN_ROWS = 500_000  # below this, a first compile (~10 s) costs more tha
 def check_reason_mode(reasons: str) -> None:
     if reasons not in REASON_MODES:
         raise ValueError(f"reasons must be one of {', '.join(REASON_MODES)}, not {reasons!r}")
+
+
+def is_feature_table(uri: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether ``uri`` is what ``fraudops features build`` wrote (scored as it is) rather
+    than transactions (whose features are computed first)."""
+    from fraudops.pipelines.features import FEATURE_LIST_NAME
+
+    return store.exists(store.join_uri(uri, FEATURE_LIST_NAME), storage_options)
 
 
 def score_frame(
@@ -111,6 +122,19 @@ def _reason_lists(model: FraudModel, x: np.ndarray, rows: np.ndarray) -> pl.Data
     )
 
 
+def registered_version(settings: Settings, alias: str) -> tuple[Registry, int]:
+    """The registry and the version ``alias`` names; an error says how to get one."""
+    from fraudops.models.registry import Registry, RegistryError
+    from fraudops.models.tracking import configure_mlflow
+
+    configure_mlflow(settings)
+    registry = Registry.from_settings(settings)
+    version = registry.version_by_alias(alias)
+    if version is None:
+        raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
+    return registry, version
+
+
 def score_dataset(
     settings: Settings,
     input_uri: str,
@@ -119,7 +143,8 @@ def score_dataset(
     reasons: str = "flagged",
     compiled: bool | None = None,
 ) -> dict[str, Any]:
-    """Score stored transactions with a registered model; writes ``out_uri``.
+    """Score stored transactions, or a feature table, with a registered model; writes
+    ``out_uri``.
 
     ``compiled``: score LightGBM models through native code (``fraudops[compiled]``);
     ``None`` decides: yes when it is installed and the compile pays off (a cached build
@@ -127,24 +152,24 @@ def score_dataset(
     """
     from fraudops.data.store import resolve_transactions_uri
     from fraudops.features.offline import build_offline_features
-    from fraudops.models.registry import Registry, RegistryError
-    from fraudops.models.tracking import configure_mlflow
 
     check_reason_mode(reasons)  # before any work is done
-    configure_mlflow(settings)
-    registry = Registry.from_settings(settings)
-    version = registry.version_by_alias(alias)
-    if version is None:
-        raise RegistryError(f"no {alias!r} model registered yet; run `fraudops train` first")
+    registry, version = registered_version(settings, alias)
     model = registry.load(version)
     model.threads = 0  # a batch job owns the machine: every core
     options = settings.storage_options()
-    transactions = store.read_dataset(
-        resolve_transactions_uri(input_uri, options), storage_options=options
-    )
-    if transactions.height == 0:
+    if is_feature_table(input_uri, options):  # what `features build` wrote, either engine
+        features = store.read_dataset(input_uri, storage_options=options)
+        missing = sorted(set(model.feature_names) - set(features.columns))
+        if features.height and missing:
+            raise ValueError(f"{input_uri} lacks columns the model needs: {missing[:8]}")
+    else:
+        transactions = store.read_dataset(
+            resolve_transactions_uri(input_uri, options), storage_options=options
+        )
+        features = build_offline_features(transactions)
+    if features.height == 0:
         raise FileNotFoundError(f"no transactions found under {input_uri}")
-    features = build_offline_features(transactions)
     engine = _choose_engine(model, settings, features.height, compiled)
     started = time.perf_counter()
     scored = score_frame(model, features, version, settings.model_name, alias, reasons)

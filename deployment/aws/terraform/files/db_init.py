@@ -1,10 +1,11 @@
-"""Create the MLflow and Airflow login roles and databases on the RDS instance.
+"""Create the MLflow, Airflow and case-store login roles and databases on the RDS instance.
 
 Run once per environment as the one-off ECS task <project>-<environment>-db-init (see
-DEPLOYMENT_GUIDE.md); running it again is harmless and resets both passwords to the
+DEPLOYMENT_GUIDE.md); running it again is harmless and resets the passwords to the
 values in Secrets Manager. Connection settings come from the standard libpq variables
-(PGHOST, PGPORT, PGUSER, PGPASSWORD) and the passwords from MLFLOW_DB_PASSWORD and
-AIRFLOW_DB_PASSWORD, all injected by ECS.
+(PGHOST, PGPORT, PGUSER, PGPASSWORD) and the passwords from MLFLOW_DB_PASSWORD,
+AIRFLOW_DB_PASSWORD and CASES_DB_PASSWORD, all injected by ECS. The API creates and
+migrates the cases schema itself (Alembic) when it first opens the store.
 """
 
 import os
@@ -12,7 +13,7 @@ import os
 import psycopg2
 from psycopg2 import sql
 
-APPLICATIONS = ("mlflow", "airflow")
+APPLICATIONS = ("mlflow", "airflow", "cases")
 
 
 def main() -> None:

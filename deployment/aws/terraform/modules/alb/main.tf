@@ -98,6 +98,12 @@ resource "aws_lb_listener" "https" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # A blue-green service (modules/codedeploy-blue-green) has CodeDeploy point this
+    # listener at its green target group on every deployment.
+    ignore_changes = [default_action]
+  }
 }
 
 # Internal endpoints of the default service (Prometheus metrics) are not served to the

@@ -32,3 +32,13 @@ output "target_group_arn_suffixes" {
   description = "Target group ARN suffix by key (CloudWatch dimension)."
   value       = { for key, group in aws_lb_target_group.this : key => group.arn_suffix }
 }
+
+output "target_group_names" {
+  description = "Target group name by key."
+  value       = { for key, group in aws_lb_target_group.this : key => group.name }
+}
+
+output "production_listener_arn" {
+  description = "Listener of the default target group's public traffic: HTTPS with a certificate, else HTTP on port 80."
+  value       = local.tls ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+}

@@ -110,13 +110,20 @@ resource "aws_ecs_service" "this" {
   deployment_maximum_percent         = var.deployment_maximum_percent
   health_check_grace_period_seconds  = var.target_group_arn == null ? null : var.health_check_grace_period_seconds
 
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  # Rolling deployments (ECS) stop and roll back on their own when tasks never become
+  # healthy; blue-green ones (CODE_DEPLOY) are watched and rolled back by CodeDeploy
+  # (modules/codedeploy-blue-green), which does not take a circuit breaker.
+  dynamic "deployment_circuit_breaker" {
+    for_each = var.deployment_controller == "ECS" ? [1] : []
+
+    content {
+      enable   = true
+      rollback = true
+    }
   }
 
   deployment_controller {
-    type = "ECS"
+    type = var.deployment_controller
   }
 
   dynamic "capacity_provider_strategy" {
@@ -157,8 +164,9 @@ resource "aws_ecs_service" "this" {
 
   lifecycle {
     # The CD workflow registers a revision with the new image and rolls it out;
-    # autoscaling owns the task count. Terraform must not undo either.
-    ignore_changes = [task_definition, desired_count]
+    # autoscaling owns the task count; under CODE_DEPLOY each deployment swaps the
+    # service's target group. Terraform must not undo any of them.
+    ignore_changes = [task_definition, desired_count, load_balancer]
   }
 }
 

@@ -169,6 +169,17 @@ variable "container_health_check" {
   default     = null
 }
 
+variable "deployment_controller" {
+  type        = string
+  description = "ECS (rolling, circuit breaker) or CODE_DEPLOY (blue-green through modules/codedeploy-blue-green; needs target_group_arn). Changing it replaces the service."
+  default     = "ECS"
+
+  validation {
+    condition     = contains(["ECS", "CODE_DEPLOY"], var.deployment_controller)
+    error_message = "deployment_controller must be ECS or CODE_DEPLOY."
+  }
+}
+
 variable "deployment_minimum_healthy_percent" {
   type        = number
   description = "Lowest share of desired tasks kept running during a deployment."

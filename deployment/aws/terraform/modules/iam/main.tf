@@ -228,10 +228,6 @@ locals {
   github_provider_arn = !local.deploy ? null : (
     var.create_github_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
   )
-  github_subjects = !local.deploy ? [] : compact([
-    "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}",
-    var.github_environment == null ? "" : "repo:${var.github_repository}:environment:${var.github_environment}",
-  ])
 }
 
 data "aws_iam_policy_document" "deploy_assume" {
@@ -254,7 +250,7 @@ data "aws_iam_policy_document" "deploy_assume" {
     condition {
       test     = "StringEquals"
       variable = "${local.github_url}:sub"
-      values   = local.github_subjects
+      values   = var.github_subjects
     }
   }
 }
@@ -318,6 +314,31 @@ data "aws_iam_policy_document" "deploy" {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.codedeploy_applications) > 0 ? [1] : []
+
+    content {
+      sid = "CreateBlueGreenDeployments"
+      actions = [
+        "codedeploy:CreateDeployment",
+        "codedeploy:GetApplication",
+        "codedeploy:GetApplicationRevision",
+        "codedeploy:GetDeployment",
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:GetDeploymentGroup",
+        "codedeploy:RegisterApplicationRevision",
+        "codedeploy:StopDeployment",
+      ]
+      resources = flatten([
+        for app in var.codedeploy_applications : [
+          "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:application:${app}",
+          "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentgroup:${app}/${app}",
+          "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentconfig:*",
+        ]
+      ])
     }
   }
 

@@ -50,22 +50,22 @@ variable "github_repository" {
   }
 }
 
-variable "github_environment" {
-  type        = string
-  description = "GitHub environment whose jobs may assume the deploy role (the approval gate lives on it)."
-  default     = null
-}
-
-variable "github_branch" {
-  type        = string
-  description = "Branch whose workflow runs outside an environment (the image build) may assume the deploy role."
-  default     = "main"
+variable "github_subjects" {
+  type        = list(string)
+  description = "OIDC subject claims (repo:<owner>/<name>:environment:<env> or :ref:<ref>) the deploy role trusts; modules/github-oidc-subjects computes them."
+  default     = []
 }
 
 variable "create_github_oidc_provider" {
   type        = bool
   description = "Create the account's GitHub OIDC identity provider; false uses the existing one (one per account)."
   default     = true
+}
+
+variable "codedeploy_applications" {
+  type        = list(string)
+  description = "CodeDeploy applications (each with a deployment group of the same name) the deploy role may create blue-green deployments in."
+  default     = []
 }
 
 variable "smoke_test_secret_arns" {

@@ -17,8 +17,9 @@ data "aws_iam_policy_document" "this" {
     resources = [aws_sns_topic.this.arn]
 
     principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
+      type = "Service"
+      # alarms, and EventBridge rules (ECS deployment events, modules/notifications)
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
     }
 
     condition {
