@@ -91,17 +91,23 @@ def _build_with_spark(
     input: str, out: str, s: Settings, labels: str | None, on_day: Callable[[str, int], None]
 ) -> dict[str, Any]:
     from fraudops.features.spark import stop_spark_session
-    from fraudops.pipelines.features_spark import build_features_spark
+    from fraudops.pipelines.features import build_features
 
     try:  # stop the session only if this command started it (not an embedding program's)
         from pyspark.sql import SparkSession
 
         owned = SparkSession.getActiveSession() is None
-    except ImportError:  # build_features_spark then says how to install Spark
+    except ImportError:  # build_features then says how to install Spark
         owned = False
     try:
-        return build_features_spark(
-            input, out, s.storage_options(), labels, on_day=on_day, master=s.spark_master
+        return build_features(
+            input,
+            out,
+            s.storage_options(),
+            labels,
+            on_day=on_day,
+            engine="spark",
+            spark_master=s.spark_master,
         )
     finally:
         if owned:

@@ -83,6 +83,8 @@ def build_features(
     labels_uri: str | None = None,
     on_day: Progress | None = None,
     chunk_days: int | None = None,
+    engine: str = "polars",
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Compute the offline features of every stored transaction and write them by day.
 
@@ -95,7 +97,25 @@ def build_features(
     With ``chunk_days``, days are read and computed that many at a time, each chunk with
     the spec's look-back before it (``fraudops.features.chunked``): memory follows the
     chunk plus look-back, not the whole history; timings then cover all steps at once.
+
+    ``engine="spark"`` computes the same table with Spark
+    (:func:`fraudops.pipelines.features_spark.build_features_spark`) on ``spark_master``
+    (default: ``Settings.spark_master``, or spark-submit's master when it launched us).
     """
+    if engine not in ("polars", "spark"):
+        raise ValueError(f"engine must be polars or spark, not {engine!r}")
+    if engine == "spark":
+        if chunk_days is not None:
+            raise ValueError("chunk_days is for the polars engine (Spark bounds memory itself)")
+        # imported here: features_spark builds on this module's writer and manifest
+        from fraudops.config import get_settings
+        from fraudops.pipelines.features_spark import build_features_spark
+        from fraudops.pipelines.spark_scoring import driver_master
+
+        master = driver_master(spark_master or get_settings().spark_master)
+        return build_features_spark(
+            input_uri, out_uri, storage_options, labels_uri, on_day, master=master
+        )
     started = time.perf_counter()
     source = resolve_transactions_uri(input_uri, storage_options)
     check_out_spec(out_uri, storage_options)

@@ -48,16 +48,12 @@ from fraudops.pipelines.features import (
     read_labels,
     write_feature_days,
 )
+from fraudops.pipelines.spark_scoring import spark_uri
 
 logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = "_spark_staging-"
 _DAY = "__day"
-
-
-def spark_uri(uri: str) -> str:
-    """The URI Spark's Hadoop file systems know: ``s3://`` is S3A's ``s3a://``."""
-    return "s3a://" + uri.removeprefix("s3://") if uri.startswith("s3://") else uri
 
 
 def s3a_config(storage_options: dict[str, Any] | None) -> dict[str, str]:
