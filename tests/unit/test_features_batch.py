@@ -1,0 +1,44 @@
+"""A batch's online features are the ones its transactions get one after another: the
+same stream scored singly and in batches, on two memory stores, bit for bit (cards
+repeating in a batch, equal times, window edges, labels before and between batches,
+retries, shuffled and late traffic)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batch_support import assert_same, events_of, orders, play
+from features_support import Stream, streams
+from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
+from fraudops.features.spec import feature_names
+
+NAMES = feature_names()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), stream=streams(max_size=40), batch=st.integers(2, 40))
+def test_batches_equal_single_calls(data: st.DataObject, stream: Stream, batch: int) -> None:
+    order = data.draw(orders(len(stream.transactions)))
+    events = events_of(stream, order)
+    singles = play(OnlineFeatureEngine(MemoryOnlineStore()), events, batch=1)
+    batched = play(OnlineFeatureEngine(MemoryOnlineStore()), events, batch=batch)
+    assert_same(batched, singles, NAMES)
+
+
+def test_a_card_repeating_in_one_batch_sees_its_earlier_transactions() -> None:
+    from datetime import timedelta
+
+    from test_features_online import T0, tx  # the hand-made rows of the single-path tests
+
+    engine = OnlineFeatureEngine(MemoryOnlineStore())
+    engine.process(tx("h", -timedelta(minutes=30), amount=100.0))
+    rows = [tx(f"b{k}", timedelta(minutes=k), amount=float(k + 1)) for k in range(3)]
+    vectors = engine.process_many(rows)
+    counts = vectors[:, NAMES.index("card_tx_count_1h")]
+    sums = vectors[:, NAMES.index("card_amount_sum_1h")]
+    assert counts.tolist() == [2.0, 3.0, 4.0]
+    assert sums.tolist() == [101.0, 103.0, 106.0]
+    assert T0  # rows are relative to the single-path tests' origin
+    assert np.all(vectors[:, NAMES.index("card_seconds_since_prev")] == [1800.0, 60.0, 60.0])
