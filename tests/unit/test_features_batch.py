@@ -1,7 +1,8 @@
-"""A batch's online features are the ones its transactions get one after another: the
-same stream scored singly and in batches, on two memory stores, bit for bit (cards
-repeating in a batch, equal times, window edges, labels before and between batches,
-retries, shuffled and late traffic)."""
+"""A batch's online features (``process_many``, what ``/v1/predict/batch`` and the closed
+loop use) are the ones its transactions get one after another: the same stream scored
+singly and in batches, on two memory stores, bit for bit (cards repeating in a batch,
+equal times, window edges, labels before and between batches, retries, shuffled and late
+traffic). ``tests/integration/test_features_redis_batch.py`` runs the same on Redis."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from fraudops.features.spec import feature_names
 NAMES = feature_names()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), stream=streams(max_size=40), batch=st.integers(2, 40))
 def test_batches_equal_single_calls(data: st.DataObject, stream: Stream, batch: int) -> None:
     order = data.draw(orders(len(stream.transactions)))

@@ -12,7 +12,6 @@ import polars as pl
 
 from fraudops.features.definition import LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef
 from fraudops.features.online.backfill import backfill_data
-from fraudops.features.online.batch import BatchKernel, in_time_order, seen_capture
 from fraudops.features.online.blocks import (
     Block,
     Bounds,
@@ -97,7 +96,6 @@ class OnlineFeatureEngine:
             (layout.entity, layout.columns, filters)
             for layout, filters in zip(entities, self._filters, strict=True)
         ]
-        self._batch = BatchKernel(self.features, self.layout)
 
     # -- compilation -------------------------------------------------------------------
 
@@ -272,14 +270,7 @@ class OnlineFeatureEngine:
         """Feature vectors of several transactions, processed in the given order."""
         if not txs:
             return np.empty((0, len(self.features)), dtype=np.float64)
-        return self._exchange_many([self._record(tx) for tx in txs])
-
-    def _exchange_many(self, records: Sequence[TxRecord]) -> np.ndarray:
-        """A batch's vectors in one pass when its entities come in time order (the same
-        values as one transaction after another, see :mod:`.batch`); else one by one."""
-        if len(records) > 1 and in_time_order(records, self.layout):
-            seen = self.store.exchange_many(records, seen_capture(self.layout))
-            return self._batch.compute(records, seen)
+        records = [self._record(tx) for tx in txs]
         return np.vstack(self.store.exchange_many(records, self._compute))
 
     def process_or_degrade(self, txs: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, str | None]:
@@ -292,7 +283,7 @@ class OnlineFeatureEngine:
         try:
             if len(records) == 1:
                 return self.store.exchange(records[0], self._compute).reshape(1, -1), None
-            return self._exchange_many(records), None
+            return np.vstack(self.store.exchange_many(records, self._compute)), None
         except StoreUnavailableError as exc:
             views = self._no_history
             return np.vstack([self._compute(r, views, False) for r in records]), str(exc)
