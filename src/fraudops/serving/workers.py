@@ -47,13 +47,14 @@ def check_workers(workers: int, online_store_uri: str) -> None:
 
 
 def listener(host: str, port: int) -> socket.socket:
-    """A listening socket that other workers can bind to the same port."""
+    """A socket bound to the port the other workers share. It is not listening yet: the
+    server listens once its start-up (model, stores, warm-up) is done, so the kernel never
+    hands connections to a worker that cannot answer them yet."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
     return sock
 
 
