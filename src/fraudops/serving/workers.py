@@ -83,7 +83,7 @@ def run_workers(
             status = 1
             try:
                 sock = listener(host, port)
-                os.environ["FRAUDOPS_WORKER_PARENT"] = str(parent)
+                os.environ["_FRAUDOPS_WORKER_PARENT"] = str(parent)
                 run_worker(sock, index)
                 status = 0
             except BaseException:
@@ -127,5 +127,5 @@ def run_workers(
 
 def parent_gone() -> bool:
     """In a worker: whether the supervising parent has died (then the worker stops too)."""
-    parent = os.environ.get("FRAUDOPS_WORKER_PARENT")
+    parent = os.environ.get("_FRAUDOPS_WORKER_PARENT")
     return parent is not None and os.getppid() != int(parent)
