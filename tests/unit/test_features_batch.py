@@ -6,6 +6,9 @@ traffic). ``tests/integration/test_features_redis_batch.py`` runs the same on Re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,18 +31,16 @@ def test_batches_equal_single_calls(data: st.DataObject, stream: Stream, batch: 
     assert_same(batched, singles, NAMES)
 
 
+def tx(tx_id: str, minutes: int, amount: float) -> dict[str, Any]:
+    at = datetime(2026, 1, 5, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+    return {"transaction_id": tx_id, "timestamp": at, "card_id": "c1", "merchant_id": "m1",
+            "terminal_id": "t1", "amount": amount}  # fmt: skip
+
+
 def test_a_card_repeating_in_one_batch_sees_its_earlier_transactions() -> None:
-    from datetime import timedelta
-
-    from test_features_online import T0, tx  # the hand-made rows of the single-path tests
-
     engine = OnlineFeatureEngine(MemoryOnlineStore())
-    engine.process(tx("h", -timedelta(minutes=30), amount=100.0))
-    rows = [tx(f"b{k}", timedelta(minutes=k), amount=float(k + 1)) for k in range(3)]
-    vectors = engine.process_many(rows)
-    counts = vectors[:, NAMES.index("card_tx_count_1h")]
-    sums = vectors[:, NAMES.index("card_amount_sum_1h")]
-    assert counts.tolist() == [2.0, 3.0, 4.0]
-    assert sums.tolist() == [101.0, 103.0, 106.0]
-    assert T0  # rows are relative to the single-path tests' origin
+    engine.process(tx("h", -30, amount=100.0))
+    vectors = engine.process_many([tx(f"b{k}", k, amount=float(k + 1)) for k in range(3)])
+    assert vectors[:, NAMES.index("card_tx_count_1h")].tolist() == [2.0, 3.0, 4.0]
+    assert vectors[:, NAMES.index("card_amount_sum_1h")].tolist() == [101.0, 103.0, 106.0]
     assert np.all(vectors[:, NAMES.index("card_seconds_since_prev")] == [1800.0, 60.0, 60.0])
