@@ -1,13 +1,16 @@
 """Serving throughput and latency: fraudops API vs `mlflow models serve` vs a bare ASGI handler.
 
     .venv/bin/python benchmarks/bench_serving.py [--duration 15] [--connections 16]
+        [--skip-baselines]
 
 Needs `wrk` (Debian package). Each server runs with one worker pinned to CPU 0; wrk runs
 on CPU 1 with 16 connections. The fraudops requests are single raw transactions (online
 features, calibrated score, decision and three reasons); `mlflow models serve` of the same
 registered model gets the precomputed feature vector (it cannot compute features); the bare
 handler parses the same feature vector with orjson and calls the same model. Last line: JSON
-with rps, p50_ms, p99_ms, mlflow_rps, ratio_vs_mlflow, and more.
+with rps, p50_ms, p99_ms, mlflow_rps, ratio_vs_mlflow, and more. With `redis-server` on
+PATH it also compares `fraudops serve --workers 1` and `--workers 2` on the Redis online
+store (`redis_workers_1_rps`, `redis_workers_2_rps`, `workers_2_vs_1`).
 """
 
 from __future__ import annotations
@@ -51,9 +54,11 @@ def wait_ready(url: str, timeout: float = 180) -> None:
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
-def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    cmd: list[str], env: dict[str, str], log: Path, cpus: str = "0"
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["taskset", "-c", "0", *cmd],
+        ["taskset", "-c", cpus, *cmd],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -163,11 +168,64 @@ async def app(scope, receive, send):
 """
 
 
+def workers_compared(
+    fraudops: str, env: dict[str, str], work: Path, duration: int, connections: int
+) -> dict[str, float]:
+    """Throughput of ``fraudops serve --workers 1`` (CPU 0) and ``--workers 2`` (CPUs 0-1,
+    shared with wrk) on the Redis online store, each on its own empty Redis database."""
+    redis = shutil.which("redis-server")
+    if redis is None:
+        print(json.dumps({"stage": "workers", "skipped": "no redis-server on PATH"}), flush=True)
+        return {}
+    redis_port = free_port()
+    server = subprocess.Popen(
+        [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    results: dict[str, float] = {}
+    script = work / "predict.lua"
+    script.write_text(LUA_PREDICT.replace("KEY", KEY))
+    try:
+        for workers, cpus in ((1, "0"), (2, "0,1")):
+            port = free_port()
+            store = f"redis://127.0.0.1:{redis_port}/{workers}"
+            api = start(
+                [fraudops, "serve", "--port", str(port), "--workers", str(workers)],
+                {**env, "FRAUDOPS_ONLINE_STORE_URI": store},
+                work / f"api-workers-{workers}.log",
+                cpus,
+            )
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/health/ready")
+                time.sleep(5)  # every worker has loaded the model (readiness answers for one)
+                wrk(f"http://127.0.0.1:{port}/v1/predict", script, 3, connections)
+                measured = wrk(f"http://127.0.0.1:{port}/v1/predict", script, duration, connections)
+            finally:
+                stop(api)
+            results[f"redis_workers_{workers}_rps"] = measured["rps"]
+            results[f"redis_workers_{workers}_p99_ms"] = measured["p99_ms"]
+            results[f"redis_workers_{workers}_errors"] = measured["errors"]
+            print(json.dumps({"stage": f"workers={workers}", **measured}), flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    results["workers_2_vs_1"] = round(
+        results["redis_workers_2_rps"] / results["redis_workers_1_rps"], 2
+    )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument(
+        "--skip-baselines",
+        action="store_true",
+        help="skip `mlflow models serve` and the bare ASGI handler (fraudops servers only)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -267,6 +325,9 @@ def main() -> None:
             results["rss_mb_without_warm_state"] = round(rss_mb(cold.pid), 1)
         finally:
             stop(cold)
+        results.update(workers_compared(fraudops, env, work, args.duration, args.connections))
+        if args.skip_baselines:
+            return finish(results)
         from fraudops.config import Settings
         from fraudops.models.registry import Registry
         from fraudops.models.tracking import configure_mlflow
@@ -360,6 +421,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     results["ratio_vs_mlflow"] = round(results["rps"] / results["mlflow_rps"], 1)
     results["share_of_bare_asgi"] = round(results["rps"] / results["bare_asgi_rps"], 2)
+    finish(results)
+
+
+def finish(results: dict[str, float]) -> None:
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}))
 
 

@@ -7,9 +7,7 @@ dashboards and alerts use against the ones the API exports.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -17,11 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+from deployment_support import DEPLOYMENT, load_script
 
 from skip_policy import require_executable
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOYMENT = REPO / "deployment"
 COMPOSE_FILE = DEPLOYMENT / "docker-compose.yml"
 _PROMQL_KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
@@ -32,18 +29,6 @@ _PROMQL_KEYWORDS = {
 def load_yaml(path: Path) -> Any:
     with path.open() as handle:
         return yaml.safe_load(handle)
-
-
-def load_script(name: str) -> ModuleType:
-    """Import one of the stdlib scripts of deployment/ (they are not a package)."""
-    path = DEPLOYMENT / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"deployment_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def promql_metric_names(expr: str) -> set[str]:

@@ -9,8 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from conftest import load_script
+from deployment_support import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deployment" / "release_version.py"
 

@@ -18,8 +18,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-
-from conftest import DEPLOYMENT, load_script
+from deployment_support import DEPLOYMENT, load_script
 
 
 @pytest.fixture(scope="module")

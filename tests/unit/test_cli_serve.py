@@ -203,6 +203,18 @@ def closed_after(sock: socket.socket, limit: float) -> float:
     return time.monotonic() - started
 
 
+def test_several_workers_are_refused_with_the_in_memory_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUDOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("FRAUDOPS_ONLINE_STORE_URI", "memory://")
+    result = runner.invoke(app, ["serve", "--workers", "2", "--port", str(free_port())])
+    assert result.exit_code != 0
+    assert "needs a shared online store" in said(result)
+    assert "FRAUDOPS_ONLINE_STORE_URI=redis://" in said(result)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_connections_with_unfinished_headers_are_closed(dev_api: ServedApi) -> None:
     address = ("127.0.0.1", dev_api.port)
     with (

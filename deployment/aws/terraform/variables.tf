@@ -460,7 +460,7 @@ variable "api_max_count" {
 
 variable "api_cpu_target_percent" {
   type        = number
-  description = "Average CPU the API autoscaling keeps (target tracking)."
+  description = "Average CPU the API autoscaling keeps (target tracking). 70: a worker (one vCPU) serves R req/s (bench_serving.py: ~1,600 with the memory store, about a third of that with Redis), so a task runs at 0.7 x R x vCPUs and keeps 30 % for a burst while a new task starts (~2 min); tasks needed = peak req/s / (0.7 x R x vCPUs per task)."
   default     = 70
 
   validation {

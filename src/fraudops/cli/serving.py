@@ -22,25 +22,43 @@ def serve(
         typer.Option(min=1, help="Days of history to warm from (default: the spec's look-back)."),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes on the port (more than 1 needs the Redis online store; "
+            "worker i's metrics on FRAUDOPS_METRICS_PORT + i).",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the champion model over HTTP (FastAPI + uvicorn, one worker).
+    """Serve the champion model over HTTP (FastAPI + uvicorn; one process per worker).
 
     SIGTERM drains: readiness turns 503 for FRAUDOPS_DRAIN_SECONDS while requests are
     still served, then the server stops. Ctrl-C stops at once.
     """
     from fraudops.features.online import WARM_UP_DAYS
     from fraudops.serving.server import serve as run_server
+    from fraudops.serving.workers import WorkersRefusedError, check_workers
 
     s = settings()
+    with user_errors():
+        try:
+            check_workers(workers, s.online_store_uri)
+        except WorkersRefusedError as exc:
+            raise CliError(str(exc)) from None
     metrics_port = s.resolved_metrics_port
     console.print(f"fraudops API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     if metrics_port is not None:
         console.print(f"metrics on http://{host}:{metrics_port}/metrics")
     with user_errors():
         try:
-            run_server(s, host, port, warm_from, warm_days or WARM_UP_DAYS, access_log)
+            status = run_server(
+                s, host, port, warm_from, warm_days or WARM_UP_DAYS, access_log, workers
+            )
         except OSError as exc:  # e.g. the metrics port is taken
             raise CliError(f"cannot serve on {host}: {exc}") from None
+    if status:
+        raise typer.Exit(status)
 
 
 def smoke(

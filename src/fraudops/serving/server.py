@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fraudops.config import Settings
 from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
+from fraudops.serving.workers import parent_gone
 
 if TYPE_CHECKING:
     from fraudops.serving.app import AppState
@@ -136,6 +137,9 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
+        if counter % 10 == 0 and self.drain_until is None and parent_gone():
+            # a worker whose supervisor died (SIGKILL): drain and stop, never linger alone
+            self.handle_exit(signal.SIGTERM, None)
         if self.drain_until is not None and not self.drain_logged:
             self.drain_logged = True
             logger.warning(
@@ -195,14 +199,40 @@ def serve(
     warm_from: str | None = None,
     warm_days: int = 35,
     access_log: bool = False,
-) -> None:
-    """Run the API until SIGTERM (drained) or SIGINT; metrics on their own port if set."""
+    workers: int = 1,
+) -> int:
+    """Run the API until SIGTERM (drained) or SIGINT; metrics on their own port if set
+    (worker ``i`` of several on ``metrics_port + i``). Returns the exit status."""
     # Read by polars' allocator (jemalloc) when polars loads, so set before any import of
     # it: freed pages go back to the OS within a second instead of staying resident — the
     # start-up warm-up alone frees ~100 MB that would otherwise be held for good.
     os.environ.setdefault(
         "_RJEM_MALLOC_CONF", "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
     )
+    if workers == 1:
+        run_one(settings, host, port, warm_from, warm_days, access_log)
+        return 0
+    from fraudops.serving.workers import check_workers, run_workers
+
+    check_workers(workers, settings.online_store_uri)
+
+    def worker(sock: socket.socket, index: int) -> None:
+        run_one(settings, host, port, warm_from, warm_days, access_log, sock, index)
+
+    return run_workers(workers, host, port, worker)
+
+
+def run_one(
+    settings: Settings,
+    host: str,
+    port: int,
+    warm_from: str | None,
+    warm_days: int,
+    access_log: bool,
+    sock: socket.socket | None = None,
+    index: int = 0,
+) -> None:
+    """One API process: on ``host:port``, or on ``sock`` (a worker of several)."""
     from fraudops.serving.app import create_app
 
     app = create_app(settings, warm_from=warm_from, warm_days=warm_days)
@@ -212,11 +242,12 @@ def serve(
         from prometheus_client import start_http_server
 
         metrics_server, _ = start_http_server(
-            metrics_port, addr=host, registry=app.state.fraudops.metrics.registry
+            metrics_port + index, addr=host, registry=app.state.fraudops.metrics.registry
         )
-        logger.info("metrics on http://%s:%d/metrics", host, metrics_port)
+        logger.info("metrics on http://%s:%d/metrics", host, metrics_port + index)
     try:
-        build_server(settings, app, host, port, access_log).run()
+        server = build_server(settings, app, host, port, access_log)
+        server.run(sockets=[sock] if sock is not None else None)
     finally:
         if metrics_server is not None:
             metrics_server.shutdown()

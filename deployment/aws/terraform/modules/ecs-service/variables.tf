@@ -253,7 +253,7 @@ variable "max_capacity" {
 
 variable "cpu_target_percent" {
   type        = number
-  description = "Average CPU utilisation autoscaling keeps the service at."
+  description = "Average CPU utilisation autoscaling keeps the service at: the share of a task's measured capacity (req/s per vCPU x vCPUs) it runs at, the rest being burst headroom while a new task starts (see api_cpu_target_percent and the sizing rule in DEPLOYMENT_GUIDE.md)."
   default     = 70
 
   validation {
