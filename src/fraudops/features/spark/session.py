@@ -48,9 +48,11 @@ def spark_session(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    # Python workers (mapInArrow) run this interpreter, so they import the same fraudops;
-    # pyspark reads only the variable (spark.pyspark.python is for spark-submit)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if master.startswith("local"):
+        # local Python workers (mapInArrow) run this interpreter, so they import the same
+        # fraudops (pyspark reads only the variable); a cluster's executors use the
+        # interpreter their image or PYSPARK_PYTHON names
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
