@@ -32,9 +32,8 @@ from bench_scoring import rate, run  # the same training and rate as the polars 
 
 def spark_run(settings: Any, master: str, features: str, out: str) -> dict[str, Any]:
     from fraudops.features.spark import spark_session, stop_spark_session
-    from fraudops.pipelines.spark_scoring import local_session_config, score_dataset_spark
+    from fraudops.pipelines.spark_scoring import score_dataset_spark
 
-    local_session_config(master)
     started = time.perf_counter()
     session = spark_session(master, "fraudops-bench")
     session_seconds = time.perf_counter() - started

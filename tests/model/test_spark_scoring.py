@@ -8,7 +8,7 @@ reasons, layout and manifest).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,8 @@ from fraudops.models.bundle import BundleIntegrityError
 from fraudops.pipelines.features import build_features
 from fraudops.pipelines.scoring import score_dataset
 from registry_support import open_registry, register
-from skip_policy import require
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """The module's one local[2] session (two tasks at a time, as on a small cluster)."""
-    from fraudops.features.spark import SparkUnavailableError, spark_session, stop_spark_session
-    from fraudops.pipelines.spark_scoring import local_session_config
-
-    local_session_config("local[2]")
-    try:
-        session = spark_session("local[2]", "fraudops-tests")
-    except SparkUnavailableError as exc:
-        session = require(None, f"Spark cannot start here: {exc}")
-    yield session
-    stop_spark_session()
 
 
 @pytest.fixture(scope="module")

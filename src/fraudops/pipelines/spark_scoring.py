@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -194,13 +193,6 @@ def driver_master(configured: str) -> str:
     return str(SparkConf().get("spark.master", configured))
 
 
-def local_session_config(master: str) -> None:
-    """Local masters run Python workers from this interpreter (its venv has fraudops);
-    a cluster's executors use the interpreter their image or ``PYSPARK_PYTHON`` names."""
-    if master.startswith("local"):
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-
 def scored_layout(
     model: FraudModel, sample: pl.DataFrame, version: int, name: str, alias: str
 ) -> pl.Schema:
@@ -246,9 +238,7 @@ def score_dataset_spark(
     except BundleIntegrityError as exc:
         raise BundleIntegrityError(f"{settings.model_name} version {version}: {exc}") from exc
     if spark is None:
-        master = driver_master(settings.spark_master)
-        local_session_config(master)
-        spark = spark_session(master, "fraudops-score")
+        spark = spark_session(driver_master(settings.spark_master), "fraudops-score")
     started = time.perf_counter()
     features = read_feature_table(spark, input_uri, options)
     check_columns(features, model, input_uri)
