@@ -81,14 +81,14 @@ def test_a_drafted_rule_catches_the_confirmed_frauds_and_little_else() -> None:
     ]
     confirmed = _frame(sprees[:12])
     traffic = _frame(normal + sprees)
-    team = AnalystTeam(rule_max_hits_per_day=40)
+    team = AnalystTeam(rule_max_review_share=0.02)  # 20.2 of the 1,010 a day
     drafted = draft_rule(confirmed, traffic, traffic_days=3.0, team=team, drafted_on="2026-02-12")
     assert drafted is not None
     condition = drafted.rule.condition
     assert 'channel == "pos"' in condition
     assert 'entry_mode == "contactless"' in condition
     assert drafted.coverage >= team.rule_min_coverage
-    assert drafted.hits_per_day <= 40
+    assert drafted.hits_per_day <= 0.02 * traffic.height / 3.0
     # the rule is a valid rule of the rules language, and catches most of the sprees
     compiled = compile_rules(RuleSet("t", (drafted.rule,)))
     hits = traffic.select(compiled.expressions()[drafted.rule.name].sum()).item()
@@ -98,10 +98,14 @@ def test_a_drafted_rule_catches_the_confirmed_frauds_and_little_else() -> None:
 
 
 def test_no_rule_when_nothing_narrow_enough_catches_the_frauds() -> None:
-    confirmed = _frame([("pos", "chip", 20.0, 0.0, 1.0), ("ecom", "ecom", 900.0, 0.0, 1.0)])
+    # frauds that look like everyone's payments: any rule catching them reviews everyone
+    confirmed = _frame([("pos", "chip", float(a), 0.0, 1.0) for a in range(20, 900, 150)])
     traffic = _frame([("pos", "chip", float(a), 0.0, 1.0) for a in range(20, 900)])
-    team = AnalystTeam(rule_max_hits_per_day=10)
+    team = AnalystTeam(rule_max_review_share=0.01)
     assert draft_rule(confirmed, traffic, 1.0, team, "2026-02-12") is None
+    # only the volume stood in the way
+    everyone = AnalystTeam(rule_max_review_share=1.0)
+    assert draft_rule(confirmed, traffic, 1.0, everyone, "2026-02-12") is not None
     assert draft_rule(confirmed.head(0), traffic, 1.0, team, "2026-02-12") is None
 
 

@@ -65,7 +65,9 @@ class AnalystTeam:
     rule_after_frauds: int = 10  # frauds known since the drift before a rule is drafted
     rule_min_frauds: int = 5  # of them sharing a channel and entry mode
     rule_min_coverage: float = 0.8  # share of that group the rule must still catch
-    rule_max_hits_per_day: int = 60  # transactions a day the rule may send to review
+    # share of the day's transactions the rule may send to review: a narrow rule, sized to
+    # the traffic (a larger issuer has a larger team) — ~135 a day in the demo's world
+    rule_max_review_share: float = 0.03
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -177,6 +179,7 @@ def draft_rule(
     """
     if confirmed.height == 0 or traffic_days <= 0:
         return None
+    max_hits_per_day = team.rule_max_review_share * traffic.height / traffic_days
     best: tuple[int, float, Rule] | None = None
     for shared, members in _candidates(confirmed, team):
         low, high = np.quantile(members["amount"].to_numpy(), [0.05, 0.95])
@@ -193,7 +196,7 @@ def draft_rule(
             hits_per_day = _matches(condition, traffic) / traffic_days
             if caught < team.rule_min_coverage * members.height:
                 continue
-            if hits_per_day > team.rule_max_hits_per_day:
+            if hits_per_day > max_hits_per_day:
                 continue
             if best is None or (caught, -hits_per_day) > (best[0], -best[1]):
                 rule = Rule(
