@@ -101,10 +101,10 @@ def test_no_rule_when_nothing_narrow_enough_catches_the_frauds() -> None:
     # frauds that look like everyone's payments: any rule catching them reviews everyone
     confirmed = _frame([("pos", "chip", float(a), 0.0, 1.0) for a in range(20, 900, 150)])
     traffic = _frame([("pos", "chip", float(a), 0.0, 1.0) for a in range(20, 900)])
-    team = AnalystTeam(rule_max_review_share=0.01)
+    team = AnalystTeam(rule_max_review_share=0.01, rule_min_coverage=0.6)
     assert draft_rule(confirmed, traffic, 1.0, team, "2026-02-12") is None
     # only the volume stood in the way
-    everyone = AnalystTeam(rule_max_review_share=1.0)
+    everyone = AnalystTeam(rule_max_review_share=1.0, rule_min_coverage=0.6)
     assert draft_rule(confirmed, traffic, 1.0, everyone, "2026-02-12") is not None
     assert draft_rule(confirmed.head(0), traffic, 1.0, team, "2026-02-12") is None
 
