@@ -90,16 +90,10 @@ def features_build(
 def _build_with_spark(
     input: str, out: str, s: Settings, labels: str | None, on_day: Callable[[str, int], None]
 ) -> dict[str, Any]:
-    from fraudops.features.spark import stop_spark_session
+    from fraudops.features.spark import stopping_if_started
     from fraudops.pipelines.features import build_features
 
-    try:  # stop the session only if this command started it (not an embedding program's)
-        from pyspark.sql import SparkSession
-
-        owned = SparkSession.getActiveSession() is None
-    except ImportError:  # build_features then says how to install Spark
-        owned = False
-    try:
+    with stopping_if_started():
         return build_features(
             input,
             out,
@@ -109,9 +103,6 @@ def _build_with_spark(
             engine="spark",
             spark_master=s.spark_master,
         )
-    finally:
-        if owned:
-            stop_spark_session()
 
 
 @features_app.command("list")

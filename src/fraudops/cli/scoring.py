@@ -79,12 +79,10 @@ def score(
 def _score_on_spark(
     s: Settings, input: str, out: str, alias: str, reasons: str, compiled: bool | None
 ) -> dict[str, Any]:
-    from fraudops.features.spark import stop_spark_session
+    from fraudops.features.spark import stopping_if_started
     from fraudops.pipelines.spark_scoring import score_dataset_spark
 
     if compiled:
         raise CliError("--compiled is a polars-engine option; engine spark scores interpreted")
-    try:
+    with stopping_if_started():
         return score_dataset_spark(s, input, out, alias, reasons)
-    finally:
-        stop_spark_session()

@@ -10,6 +10,7 @@ from fraudops.features.spark.session import (
     SparkUnavailableError,
     spark_session,
     stop_spark_session,
+    stopping_if_started,
 )
 
-__all__ = ["SparkUnavailableError", "spark_session", "stop_spark_session"]
+__all__ = ["SparkUnavailableError", "spark_session", "stop_spark_session", "stopping_if_started"]

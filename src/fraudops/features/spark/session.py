@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pyspark is an optional extra; import it only when Spark is asked for
@@ -83,3 +85,20 @@ def stop_spark_session() -> None:
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
+
+
+@contextmanager
+def stopping_if_started() -> Iterator[None]:
+    """Stop the Spark session at the end only if none was active at the start: a CLI
+    command's own session ends with it, an embedding program's (or a test's) does not."""
+    try:
+        from pyspark.sql import SparkSession
+
+        owned = SparkSession.getActiveSession() is None
+    except ImportError:  # the step itself then says how to install Spark
+        owned = False
+    try:
+        yield
+    finally:
+        if owned:
+            stop_spark_session()
