@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from fraudops.features.online.layout import StoreLayout
+from fraudops.features.online.times import US_PER_DAY
+
+# Counts-only entities (terminals, merchants) keep their transaction times in buckets of
+# this length: reading a window's count touches its two edge buckets, whatever the volume.
+BUCKET_US = US_PER_DAY
 
 
 def exchange_lua(layout: StoreLayout) -> str:
     """The per-transaction script for one layout, with its constants written in.
 
     KEYS: per entity its entries (a packed value, :mod:`.packed`, for an entity with
-    per-transaction features; else a zset of transaction ids scored by time) and its fraud
+    per-transaction features; else a hash of day buckets, see ``TIMES_LUA``) and its fraud
     hash when it tracks frauds, then the transaction index key and the pending-label key.
     ARGV: ts (µs), tx_id, index value, then one member per entity (the new row's packed
     numbers and flags then its strings, each ended by ``\x1f``; or the transaction id). The
@@ -18,8 +23,10 @@ def exchange_lua(layout: StoreLayout) -> str:
     exact as Lua numbers; ``string.format('%d')`` writes them back without rounding.
     """
     packed = any(entity.entries for entity in layout.entities)
+    counted = not all(entity.entries for entity in layout.entities)
     lines = [
         *([PACKED_LUA] if packed else []),
+        *([TIMES_LUA.replace("BUCKET_US", str(BUCKET_US))] if counted else []),
         "local t = tonumber(ARGV[1])",
         "local ts = ARGV[1]",
         "local tx_id = ARGV[2]",
@@ -46,19 +53,20 @@ def exchange_lua(layout: StoreLayout) -> str:
                 f"out[#out + 1] = packed{e}",
                 f"out[#out + 1] = tostring(drop{e})",
             ]
-        else:  # a sorted set of transaction ids scored by time: counted in place
+        else:  # times in day buckets: counted where they are
+            offsets = sorted({offset for rng in entity.count_ranges for offset in rng})
             lines += [
-                f"redis.call('ZREMRANGEBYSCORE', {entries_key}, '-inf', "
-                "string.format('%d', limit))",
+                f"local dir{e}, cache{e} = times_open({entries_key}, limit)",
+                "local upto = {}",
+                *[
+                    f"upto[{offset}] = times_upto({entries_key}, dir{e}, cache{e}, t - {offset})"
+                    for offset in offsets
+                ],
                 "out[#out + 1] = ''",
                 "parts = {}",
+                *[f"parts[#parts + 1] = upto[{hi}] - upto[{lo}]" for lo, hi in entity.count_ranges],
+                "out[#out + 1] = table.concat(parts, ',')",
             ]
-            for lo, hi in entity.count_ranges:
-                lines.append(
-                    f"parts[#parts + 1] = redis.call('ZCOUNT', {entries_key}, "
-                    f"string.format('(%d', t - {lo}), string.format('%d', t - {hi}))"
-                )
-            lines.append("out[#out + 1] = table.concat(parts, ',')")
         if fraud_key:
             lines += [
                 "parts = {}",
@@ -85,10 +93,7 @@ def exchange_lua(layout: StoreLayout) -> str:
                 f"{shape}, {ttl})"
             )
         else:
-            writes += [
-                f"  redis.call('ZADD', {entries_key}, ts, ARGV[{4 + e}])",
-                f"  redis.call('PEXPIRE', {entries_key}, {ttl})",
-            ]
+            writes.append(f"  times_write({entries_key}, dir{e}, cache{e}, t, {ttl})")
         if fraud_key:
             writes += [
                 "  if known_at then",
@@ -260,5 +265,85 @@ local function packed_write(key, v, drop, t, member, nf, ns, ng, ttl)
   for c = 1, n do tail[c] = values[c] .. '\31' end
   local header = struct.pack('<I4I4B', rows, climit, width)
   redis.call('SET', key, header .. body .. table.concat(tail), 'PX', ttl)
+end
+"""
+
+
+# Counts-only entities: a hash whose field "c" lists the live buckets (int32 bucket number,
+# uint32 count, sorted) and whose field "<bucket number>" holds that bucket's sorted int64
+# times. Counting the entries at or before x sums the counts of earlier buckets and
+# bisects x's own bucket; buckets wholly before the longest window are deleted (entries
+# of the edge bucket that left it cancel out of every window's count).
+TIMES_LUA = r"""
+local BUCKET = BUCKET_US
+local function bucket_of(x) return math.floor(x / BUCKET) end
+local function pack_dir(dir)
+  local parts = {}
+  for i, entry in ipairs(dir) do parts[i] = struct.pack('<i4I4', entry[1], entry[2]) end
+  return table.concat(parts)
+end
+local function bisect_times(v, x)
+  local lo, hi = 0, #v / 8
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if struct.unpack('<i8', v, 8 * mid + 1) <= x then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+local function times_open(key, limit)
+  local c = redis.call('HGET', key, 'c')
+  local dir, first, dropped = {}, bucket_of(limit), false
+  if c then
+    for i = 1, #c, 8 do
+      local b, n = struct.unpack('<i4I4', c, i)
+      if b < first then
+        redis.call('HDEL', key, tostring(b))
+        dropped = true
+      else
+        dir[#dir + 1] = {b, n}
+      end
+    end
+  end
+  if dropped then redis.call('HSET', key, 'c', pack_dir(dir)) end
+  return dir, {}
+end
+local function bucket_value(key, cache, b)
+  local v = cache[b]
+  if v == nil then
+    v = redis.call('HGET', key, tostring(b)) or ''
+    cache[b] = v
+  end
+  return v
+end
+local function times_upto(key, dir, cache, x)
+  local bx, total = bucket_of(x), 0
+  for _, entry in ipairs(dir) do
+    if entry[1] < bx then
+      total = total + entry[2]
+    elseif entry[1] == bx then
+      total = total + bisect_times(bucket_value(key, cache, bx), x)
+    end
+  end
+  return total
+end
+local function times_write(key, dir, cache, t, ttl)
+  local b = bucket_of(t)
+  local v = bucket_value(key, cache, b)
+  local at = bisect_times(v, t)
+  local found = false
+  for _, entry in ipairs(dir) do
+    if entry[1] == b then
+      entry[2] = entry[2] + 1
+      found = true
+    end
+  end
+  if not found then
+    dir[#dir + 1] = {b, 1}
+    table.sort(dir, function(x, y) return x[1] < y[1] end)
+  end
+  v = string.sub(v, 1, 8 * at) .. struct.pack('<i8', t) .. string.sub(v, 8 * at + 1)
+  cache[b] = v
+  redis.call('HSET', key, tostring(b), v, 'c', pack_dir(dir))
+  redis.call('PEXPIRE', key, ttl)
 end
 """

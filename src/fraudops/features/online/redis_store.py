@@ -16,7 +16,7 @@ from fraudops.features.online.layout import (
     T,
     TxRecord,
 )
-from fraudops.features.online.lua import LABEL_LUA, exchange_lua
+from fraudops.features.online.lua import BUCKET_US, LABEL_LUA, exchange_lua
 from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.store import OnlineStore
 
@@ -160,15 +160,10 @@ class RedisOnlineStore(OnlineStore):
             self.layout.entities, data.entries, data.frauds, strict=True
         ):
             ttl = layout.retention_us // 1000 + 1
-            packing = Packing(layout) if layout.entries else None
-            if packing is not None:
-                self._load_packed(layout, packing, entries, batch)
-            for key, (tx_ids, times, _) in entries.items() if packing is None else ():
-                entries_key, _ = self._entity_keys(layout, key)
-                pipe.zadd(entries_key, dict(zip(tx_ids, times, strict=True)))
-                pipe.pexpire(entries_key, ttl)
-                queued += 1
-                flush()
+            if layout.entries:
+                self._load_packed(layout, Packing(layout), entries, batch)
+            else:
+                self._load_times(layout, entries, batch)
             for key, by_tx in frauds.items():
                 _, fraud_key = self._entity_keys(layout, key)
                 pipe.hset(
@@ -198,6 +193,54 @@ class RedisOnlineStore(OnlineStore):
             flush()
         flush(force=True)
 
+    def _known(self, chunk: list[tuple[str, Any]], held: Sequence[Any]) -> set[str]:
+        """Transaction ids of ``chunk`` the index holds, looked up only for entities that
+        already have state (a warm start into an empty store asks nothing)."""
+        ids = [tx for (_, (tx_ids, _, _)), v in zip(chunk, held, strict=True) if v for tx in tx_ids]
+        if not ids:
+            return set()
+        pipe = self._raw.pipeline(transaction=False)
+        for tx_id in ids:
+            pipe.exists(f"{self._ns}idx:{tx_id}")
+        return {tx for tx, hit in zip(ids, pipe.execute(), strict=True) if hit}
+
+    def _load_times(
+        self,
+        layout: EntityLayout,
+        entries: dict[str, tuple[list[str], list[int], list[list[Any]]]],
+        batch: int,
+    ) -> None:
+        """Day buckets of a bulk load, merged with the buckets already held."""
+        ttl = layout.retention_us // 1000 + 1
+        items = list(entries.items())
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            keys = [self._entity_keys(layout, key)[0] for key, _ in chunk]
+            pipe = self._raw.pipeline(transaction=False)
+            for entries_key in keys:
+                pipe.hgetall(entries_key)
+            held = pipe.execute()
+            known = self._known(chunk, held)
+            pipe = self._raw.pipeline(transaction=False)
+            for entries_key, (_, (tx_ids, times, _)), fields in zip(keys, chunk, held, strict=True):
+                buckets: dict[int, list[int]] = {}
+                for name, value in fields.items():
+                    if name != b"c":
+                        buckets[int(name)] = list(struct.unpack(f"<{len(value) // 8}q", value))
+                for tx_id, t in zip(tx_ids, times, strict=True):
+                    if tx_id not in known:
+                        buckets.setdefault(t // BUCKET_US, []).append(t)
+                mapping: dict[str | bytes, bytes] = {}
+                for bucket, stamps in buckets.items():
+                    stamps.sort()
+                    mapping[str(bucket)] = struct.pack(f"<{len(stamps)}q", *stamps)
+                mapping["c"] = b"".join(
+                    struct.pack("<iI", bucket, len(buckets[bucket])) for bucket in sorted(buckets)
+                )
+                pipe.hset(entries_key, mapping=mapping)
+                pipe.pexpire(entries_key, ttl)
+            pipe.execute()
+
     def _load_packed(
         self,
         layout: EntityLayout,
@@ -214,18 +257,7 @@ class RedisOnlineStore(OnlineStore):
             chunk = items[start : start + batch]
             keys = [self._entity_keys(layout, key)[0] for key, _ in chunk]
             held = self._raw.mget(keys)
-            known: set[str] = set()
-            if any(held):
-                ids = [
-                    tx
-                    for (_, (tx_ids, _, _)), v in zip(chunk, held, strict=True)
-                    if v
-                    for tx in tx_ids
-                ]
-                pipe = self._raw.pipeline(transaction=False)
-                for tx_id in ids:
-                    pipe.exists(f"{self._ns}idx:{tx_id}")
-                known = {tx for tx, hit in zip(ids, pipe.execute(), strict=True) if hit}
+            known = self._known(chunk, held)
             pipe = self._raw.pipeline(transaction=False)
             for entries_key, (_, (tx_ids, times, columns)), value in zip(
                 keys, chunk, held, strict=True
