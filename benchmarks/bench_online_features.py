@@ -14,7 +14,9 @@ of transactions per card, mean ``--tx-per-card``) are bulk-loaded through the st
 ``load()`` in chunks of cards, and the state they leave is measured: in memory, the bytes
 Python still holds afterwards (``tracemalloc``, every object, dict and key included; RSS
 delta beside it), per part (card state, terminal and merchant state, transaction index);
-in Redis, ``MEMORY USAGE`` summed over every key the store wrote, per key kind.
+in Redis, ``MEMORY USAGE`` summed over every key the store wrote, per key kind. Up to
+``--traced-cards`` cards the memory figures are traced (exact); above, tracing millions of
+objects takes too long and the figures are RSS deltas (allocator slack included).
 ``--state-index-cards`` caps the card count up to which the transaction index is loaded
 too (it holds every id for the label horizon and scales linearly with the cards: larger
 runs load the entity state only, and the index figure per card of the smaller run holds).
@@ -209,29 +211,45 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * 4096
 
 
-def memory_state_size(cards: int, mean_tx: float, with_index: bool, seed: int) -> dict[str, Any]:
-    """Bytes the memory store holds after loading the synthetic state, per part."""
+def memory_state_size(
+    cards: int, mean_tx: float, with_index: bool, seed: int, traced: bool
+) -> dict[str, Any]:
+    """Bytes the memory store holds after loading the synthetic state, per part: traced
+    by ``tracemalloc`` (exact, slow on millions of objects) or as RSS deltas."""
     import ctypes
     import gc
     import tracemalloc
 
     libc = ctypes.CDLL("libc.so.6")
+    # first use imports modules and fills caches: not state, so paid before measuring
+    for _ in load_synthetic(OnlineFeatureEngine(open_online_store("memory://")), 50, 5, True, 1):
+        pass
     store = open_online_store("memory://")
     engine = OnlineFeatureEngine(store)
     transactions = 0
     gc.collect()
     libc.malloc_trim(0)
     rss_before = rss_bytes()
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    parts: dict[str, int] = {}
-    previous = base
-    for phase in load_synthetic(engine, cards, mean_tx, with_index, seed):
+
+    def held() -> int:
         gc.collect()
-        current = tracemalloc.get_traced_memory()[0]
+        if traced:
+            return int(tracemalloc.get_traced_memory()[0])
+        libc.malloc_trim(0)
+        return rss_bytes()
+
+    if traced:
+        tracemalloc.start()
+    parts: dict[str, int] = {}
+    previous = held()
+    started = time.perf_counter()
+    for phase in load_synthetic(engine, cards, mean_tx, with_index, seed):
+        current = held()
         parts[phase] = current - previous
         previous = current
-    tracemalloc.stop()
+    seconds = time.perf_counter() - started
+    if traced:
+        tracemalloc.stop()
     gc.collect()
     libc.malloc_trim(0)
     rss_delta = rss_bytes() - rss_before
@@ -240,6 +258,8 @@ def memory_state_size(cards: int, mean_tx: float, with_index: bool, seed: int) -
     total = sum(parts.values())
     result: dict[str, Any] = {
         "cards": cards,
+        "measured_by": "tracemalloc" if traced else "rss",
+        "load_seconds": round(seconds, 1),
         "card_transactions": transactions,
         "index_loaded": with_index,
         "bytes_per_card": round(total / cards),
@@ -311,7 +331,10 @@ def state_sizes(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     sizes: dict[str, Any] = {"tx_per_card_mean": args.tx_per_card, "memory": [], "redis": []}
     for cards in [int(c) for c in args.state_cards.split(",") if c]:
         with_index = cards <= args.state_index_cards
-        sizes["memory"].append(memory_state_size(cards, args.tx_per_card, with_index, args.seed))
+        traced = cards <= args.traced_cards
+        sizes["memory"].append(
+            memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
+        )
         if url:
             sizes["redis"].append(
                 redis_state_size(url, cards, args.tx_per_card, with_index, args.seed)
@@ -328,6 +351,7 @@ def main() -> None:
     parser.add_argument("--state-cards", default="", help="e.g. 100000,1000000 (none: skip)")
     parser.add_argument("--state-index-cards", type=int, default=100_000)
     parser.add_argument("--tx-per-card", type=float, default=40.0)
+    parser.add_argument("--traced-cards", type=int, default=20_000, help="tracemalloc up to")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     if args.skip_latency:
