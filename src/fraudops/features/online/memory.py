@@ -191,8 +191,11 @@ class MemoryOnlineStore(OnlineStore):
             frauds = state.frauds
             counts = []
             if layout.count_ranges:
-                at = {
-                    offset: entries_up_to(state.ts, t - offset)  # type: ignore[arg-type]
+                stamps = state.ts
+                at = {  # nothing at or before t - retention is held after the trim
+                    offset: 0
+                    if offset >= layout.retention_us
+                    else entries_up_to(stamps, t - offset)  # type: ignore[arg-type]
                     for offset in self._offsets[layout.entity]
                 }
                 counts = [at[hi] - at[lo] for lo, hi in layout.count_ranges]
@@ -322,9 +325,10 @@ class MemoryOnlineStore(OnlineStore):
                 strict=True,
             ):
                 # least recently active first, so eviction finds stale entities at the front
-                for key, (tx_ids, times, columns) in sorted(
+                for loaded_key, (tx_ids, times, columns) in sorted(
                     entries.items(), key=lambda kv: kv[1][1][-1]
                 ):
+                    key = intern(loaded_key)  # one copy, shared with the index
                     # loading the same history twice adds nothing
                     fresh = [p for p, tx_id in enumerate(tx_ids) if tx_id not in seen]
                     state = states.get(key)

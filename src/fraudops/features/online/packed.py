@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_right
+from operator import itemgetter
 from typing import Any, Literal
 
 from fraudops.features.online.layout import EntityLayout
@@ -81,8 +82,11 @@ class Packing:
             offset += 8 * rows
         code = _CODE_FORMAT[width]
         for i in self.strings:
-            codes = view[offset + width * start : offset + width * rows].cast(code)
-            columns[i] = list(map(table.__getitem__, codes))
+            codes = view[offset + width * start : offset + width * rows].cast(code).tolist()
+            if len(codes) > 1:  # one C call: itemgetter of several positions gives a tuple
+                columns[i] = list(itemgetter(*codes)(table))
+            else:
+                columns[i] = [table[c] for c in codes]
             offset += width * rows
         for i in self.flags:
             columns[i] = view[offset + start : offset + rows].tolist()
