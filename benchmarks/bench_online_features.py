@@ -206,6 +206,12 @@ def load_synthetic(
         yield phase
 
 
+try:  # the Redis key layout's tag (absent before the compact state)
+    from fraudops.features.online.redis_store import STATE_FORMAT
+except ImportError:
+    STATE_FORMAT = ""
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
@@ -287,6 +293,7 @@ def redis_state_size(
         pass
     client = redis.Redis.from_url(url)
     namespace = f"fraudops:{engine.layout.namespace}:"
+    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
     kinds: dict[str, int] = {}
     keys = 0
     batch: list[bytes] = []

@@ -20,6 +20,10 @@ from fraudops.features.online.lua import BUCKET_US, LABEL_LUA, exchange_lua
 from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.store import OnlineStore
 
+# How state is laid out in Redis, in every key name: a store upgraded to another layout
+# starts from empty keys (backfill it) instead of misreading the previous layout's keys,
+# which expire on their own. p2: packed entries and day-bucketed times.
+STATE_FORMAT = "p2"
 _SEP = "\x1f"  # field separator in Redis members (unit separator: not in ids)
 _NULL = "\x00"
 _RS = "\x1e"  # record separator between entries in a Redis reply
@@ -63,7 +67,7 @@ class RedisOnlineStore(OnlineStore):
     def configure(self, layout: StoreLayout) -> None:
         super().configure(layout)
         self._exchange_script = self.client.register_script(exchange_lua(layout))
-        self._ns = f"{self.prefix}:{layout.namespace}:"
+        self._ns = f"{self.prefix}:{layout.namespace}:{STATE_FORMAT}:"
         self._kinds = [entity.kinds for entity in layout.entities]
         self._packings = [Packing(e) if e.entries else None for e in layout.entities]
 
