@@ -8,6 +8,18 @@ scored has its 30-day history; then the next day's transactions are processed on
 loopback: the URL given with --redis-url, else a throw-away ``redis-server`` started on a
 free port. Last line: JSON with p50/p99/max per backend (milliseconds), and a bare Redis
 PING round trip measured the same way (the floor the machine sets for any Redis call).
+
+State size (``--state-cards 100000,1000000``): synthetic 30-day histories (a Poisson number
+of transactions per card, mean ``--tx-per-card``) are bulk-loaded through the store's
+``load()`` in chunks of cards, and the state they leave is measured: in memory, the bytes
+Python still holds afterwards (``tracemalloc``, every object, dict and key included; RSS
+delta beside it), per part (card state, terminal and merchant state, transaction index);
+in Redis, ``MEMORY USAGE`` summed over every key the store wrote, per key kind. Up to
+``--traced-cards`` cards the memory figures are traced (exact); above, tracing millions of
+objects takes too long and the figures are RSS deltas (allocator slack included).
+``--state-index-cards`` caps the card count up to which the transaction index is loaded
+too (it holds every id for the label horizon and scales linearly with the cards: larger
+runs load the entity state only, and the index figure per card of the smaller run holds).
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ import polars as pl
 
 from fraudops.data.generate import SimulationConfig, World, generate_day
 from fraudops.features.online import OnlineFeatureEngine, OnlineStore, open_online_store
-from fraudops.schema import label_feed_from_transactions
+from fraudops.schema import conform, label_feed_from_transactions
 
 
 def free_port() -> int:
@@ -117,13 +129,242 @@ def ping_latency(url: str, calls: int = 5_000) -> dict[str, float]:
     }
 
 
+# -- state size ----------------------------------------------------------------------------
+
+STATE_DAYS = 30
+
+
+def synthetic_history(cards: int, first_card: int, mean_tx: float, seed: int) -> pl.DataFrame:
+    """30 days of card traffic: Poisson(mean_tx) transactions per card, merchants shared
+    across cards (about one per 20 cards, two terminals each), a home country per card, a
+    device on e-commerce transactions, a few frauds reported days later."""
+    rng = np.random.default_rng(seed + first_card)
+    counts = rng.poisson(mean_tx, cards)
+    card = np.repeat(np.arange(first_card, first_card + cards), counts)
+    n = card.size
+    start = 1_767_225_600_000_000  # 2026-01-01 UTC in µs
+    ts = start + rng.integers(0, STATE_DAYS * 86_400_000_000, n)
+    merchants = max(cards * 10 // 20, 50)
+    merchant = rng.zipf(1.3, n) % merchants
+    ecom = rng.random(n) < 0.3
+    countries = np.array(["FR", "DE", "BE", "NL", "ES", "IT", "PT", "GB"])
+    abroad = rng.random(n) < 0.05
+    country = countries[np.where(abroad, rng.integers(0, 8, n), card % 8)]
+    fraud = rng.random(n) < 0.005
+    frame = pl.DataFrame(
+        {
+            "transaction_id": [f"tx-{first_card:07d}-{k:09d}" for k in range(n)],
+            "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+            "card_id": [f"card-{c:07d}" for c in card],
+            "merchant_id": [f"merch-{m:06d}" for m in merchant],
+            "terminal_id": [f"term-{m:06d}-{m % 2}" for m in merchant],
+            "amount": np.round(rng.lognormal(3.3, 1.0, n), 2),
+            "channel": np.where(ecom, "ecom", "pos"),
+            "country": country,
+            "device_id": [f"dev-{c:07d}" if e else None for c, e in zip(card, ecom, strict=True)],
+            "is_fraud": fraud.astype(np.int8),
+            "label_available_at": pl.Series(
+                np.where(fraud, ts + rng.integers(1, 20, n) * 86_400_000_000, 0)
+            ).cast(pl.Datetime("us", "UTC")),
+        }
+    ).with_columns(
+        pl.when(pl.col("is_fraud") == 1)
+        .then(pl.col("label_available_at"))
+        .alias("label_available_at")
+    )
+    return conform(frame)
+
+
+def load_synthetic(
+    engine: OnlineFeatureEngine,
+    cards: int,
+    mean_tx: float,
+    with_index: bool,
+    seed: int,
+    chunk: int = 50_000,
+) -> Iterator[str]:
+    """Load the synthetic state through ``store.load`` in chunks of cards, in three passes
+    (card state, terminal and merchant state, index); yields each pass's name once loaded."""
+    from fraudops.features.online.backfill import backfill_data
+
+    layout = engine.layout
+    slots = range(len(layout.entities))
+    card_slot = [e.entity for e in layout.entities].index("card_id")
+    passes = ["card", "entities", "index"] if with_index else ["card", "entities"]
+    for phase in passes:
+        for first in range(0, cards, chunk):
+            history = synthetic_history(min(chunk, cards - first), first, mean_tx, seed)
+            data = backfill_data(layout, history, label_feed_from_transactions(history))
+            keep = {"card": {card_slot}, "entities": set(slots) - {card_slot}}.get(phase, set())
+            for slot in slots:
+                if slot not in keep:
+                    data.entries[slot], data.frauds[slot] = {}, {}
+            if phase != "index":
+                data.index, data.pending = [], {}
+            engine.store.load(data)
+            del data, history
+        yield phase
+
+
+try:  # the Redis key layout's tag (absent before the compact state)
+    from fraudops.features.online.redis_store import STATE_FORMAT
+except ImportError:
+    STATE_FORMAT = ""
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def memory_state_size(
+    cards: int, mean_tx: float, with_index: bool, seed: int, traced: bool
+) -> dict[str, Any]:
+    """Bytes the memory store holds after loading the synthetic state, per part: traced
+    by ``tracemalloc`` (exact, slow on millions of objects) or as RSS deltas."""
+    import ctypes
+    import gc
+    import tracemalloc
+
+    libc = ctypes.CDLL("libc.so.6")
+    # first use imports modules and fills caches: not state, so paid before measuring
+    for _ in load_synthetic(OnlineFeatureEngine(open_online_store("memory://")), 50, 5, True, 1):
+        pass
+    store = open_online_store("memory://")
+    engine = OnlineFeatureEngine(store)
+    transactions = 0
+    gc.collect()
+    libc.malloc_trim(0)
+    rss_before = rss_bytes()
+
+    def held() -> int:
+        gc.collect()
+        if traced:
+            return int(tracemalloc.get_traced_memory()[0])
+        libc.malloc_trim(0)
+        return rss_bytes()
+
+    if traced:
+        tracemalloc.start()
+    parts: dict[str, int] = {}
+    previous = held()
+    started = time.perf_counter()
+    for phase in load_synthetic(engine, cards, mean_tx, with_index, seed):
+        current = held()
+        parts[phase] = current - previous
+        previous = current
+    seconds = time.perf_counter() - started
+    if traced:
+        tracemalloc.stop()
+    gc.collect()
+    libc.malloc_trim(0)
+    rss_delta = rss_bytes() - rss_before
+    sizes = store.size()  # type: ignore[attr-defined]
+    transactions = sizes["card_id"]
+    total = sum(parts.values())
+    result: dict[str, Any] = {
+        "cards": cards,
+        "measured_by": "tracemalloc" if traced else "rss",
+        "load_seconds": round(seconds, 1),
+        "card_transactions": transactions,
+        "index_loaded": with_index,
+        "bytes_per_card": round(total / cards),
+        "card_state_bytes_per_card": round(parts["card"] / cards),
+        "terminal_merchant_bytes_per_card": round(parts["entities"] / cards),
+        "index_bytes_per_card": round(parts["index"] / cards) if with_index else None,
+        "card_state_bytes_per_transaction": round(parts["card"] / transactions, 1),
+        "rss_delta_bytes_per_card": round(rss_delta / cards),
+    }
+    del engine, store
+    gc.collect()
+    return result
+
+
+def redis_state_size(
+    url: str, cards: int, mean_tx: float, with_index: bool, seed: int
+) -> dict[str, Any]:
+    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind."""
+    import redis
+
+    store = open_online_store(url)
+    engine = OnlineFeatureEngine(store)
+    store.clear()
+    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed):
+        pass
+    client = redis.Redis.from_url(url)
+    namespace = f"fraudops:{engine.layout.namespace}:"
+    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
+    kinds: dict[str, int] = {}
+    keys = 0
+    batch: list[bytes] = []
+
+    def measure_batch() -> None:
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+        for key, used in zip(batch, pipe.execute(), strict=True):
+            name = key.decode()[len(namespace) :]
+            kind = name.split(":", 1)[0]
+            if kind in ("card_id", "terminal_id", "merchant_id"):
+                kind = "card" if kind == "card_id" else "terminal_merchant"
+            kinds[kind] = kinds.get(kind, 0) + int(used or 0)
+        batch.clear()
+
+    for key in client.scan_iter(match=f"{namespace}*", count=5_000):
+        batch.append(key)
+        keys += 1
+        if len(batch) >= 10_000:
+            measure_batch()
+    measure_batch()
+    total = sum(kinds.values())
+    index = kinds.get("idx", 0) + kinds.get("pending", 0)
+    result: dict[str, Any] = {
+        "cards": cards,
+        "keys": keys,
+        "index_loaded": with_index,
+        "bytes_per_card": round(total / cards),
+        "card_state_bytes_per_card": round(kinds.get("card", 0) / cards),
+        "terminal_merchant_bytes_per_card": round(kinds.get("terminal_merchant", 0) / cards),
+        "index_bytes_per_card": round(index / cards) if with_index else None,
+        "used_memory_mb": round(int(client.info("memory")["used_memory"]) / 2**20),
+    }
+    store.clear()
+    client.close()
+    store.close()
+    return result
+
+
+def state_sizes(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
+    sizes: dict[str, Any] = {"tx_per_card_mean": args.tx_per_card, "memory": [], "redis": []}
+    for cards in [int(c) for c in args.state_cards.split(",") if c]:
+        with_index = cards <= args.state_index_cards
+        traced = cards <= args.traced_cards
+        sizes["memory"].append(
+            memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
+        )
+        if url:
+            sizes["redis"].append(
+                redis_state_size(url, cards, args.tx_per_card, with_index, args.seed)
+            )
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--transactions", type=int, default=20_000)
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--state-cards", default="", help="e.g. 100000,1000000 (none: skip)")
+    parser.add_argument("--state-index-cards", type=int, default=100_000)
+    parser.add_argument("--tx-per-card", type=float, default=40.0)
+    parser.add_argument("--traced-cards", type=int, default=20_000, help="tracemalloc up to")
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
+    if args.skip_latency:
+        with redis_url(args.redis_url) as url:
+            print(json.dumps({"state": state_sizes(args, url)}))
+        return
 
     config = SimulationConfig(customers=args.customers, days=32, seed=args.seed)
     world = World(config)
@@ -148,6 +389,8 @@ def main() -> None:
         result["redis"] = measure(open_online_store(url), history, live) if url else None
         if url:  # the machine's floor: a bare PING round trip, measured the same way
             result["redis_ping"] = ping_latency(url)
+        if args.state_cards:
+            result["state"] = state_sizes(args, url)
     result["memory_p99_ms"] = result["memory"]["p99_ms"]
     result["redis_p99_ms"] = result["redis"]["p99_ms"] if result["redis"] else None
     print(json.dumps(result))

@@ -14,6 +14,7 @@ from features_support import Stream, replay, streams
 from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
+from fraudops.features.online.packed import HEADER
 from fraudops.features.spec import LABEL_HORIZON, feature_names, max_retention
 from fraudops.schema import label_feed_from_transactions
 
@@ -127,7 +128,8 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     engine.process({**base, "transaction_id": "late", "timestamp": later})
     client = store.client
     card_key, _ = store._entity_keys(store.layout.entities[0], "c1")
-    assert client.zcard(card_key) == 1  # only the latest: the rest left the 30 d window
+    # one packed value per card (fraudops.features.online.packed): its row count
+    assert HEADER.unpack_from(store._raw.get(card_key))[0] == 1  # only the latest
     ttl_ms = client.pttl(card_key)
     assert 0 < ttl_ms <= 30 * 86_400_000 + 1
     # ids are kept for the spec's longest look-back plus the label horizon

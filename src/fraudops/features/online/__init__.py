@@ -5,7 +5,8 @@ The engine interprets the same declarations as the offline engine
 a small state per entity:
 
 - card (and any entity with per-transaction features): the entity's recent transactions
-  (time, the columns its features read, filter flags), oldest first;
+  (time, the columns its features read, filter flags), oldest first, packed
+  (:mod:`.packed`: ~24 bytes per transaction for the default spec);
 - terminal and merchant: the times of their recent transactions (windowed counts) and
   their frauds ``(time, known_at)`` once a label arrives;
 - an index ``transaction_id -> (time, entity keys)`` so a label event finds the terminal
@@ -23,7 +24,8 @@ transaction reads and updates all of its state atomically).
 
 Modules: :mod:`.times` (epoch microseconds), :mod:`.layout` (what each entity's state
 holds, derived from the spec), :mod:`.store` (the backend interface), :mod:`.memory`,
-:mod:`.redis_store` and :mod:`.lua` (the backends), :mod:`.blocks` and :mod:`.engine`
+:mod:`.redis_store` and :mod:`.lua` (the backends), :mod:`.packed` (the compact encoding of
+an entity's entries both backends keep), :mod:`.blocks` and :mod:`.engine`
 (features compiled from the spec), :mod:`.backfill` (warm start from history).
 """
 

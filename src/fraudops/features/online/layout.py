@@ -99,7 +99,9 @@ class TxRecord:
 
 
 class EntityView:
-    """An entity's state as of just before the current transaction."""
+    """An entity's state as of just before the current transaction: times (a sequence of
+    ints, oldest first), columns in layout kind order (floats, strings or None, filter
+    flags as 0/1), window counts of a counts-only entity, frauds ``(time, known_at)``."""
 
     __slots__ = ("columns", "counts", "frauds", "ts")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from fraudops.features.online.layout import (
@@ -14,9 +16,14 @@ from fraudops.features.online.layout import (
     T,
     TxRecord,
 )
-from fraudops.features.online.lua import LABEL_LUA, exchange_lua
+from fraudops.features.online.lua import BUCKET_US, LABEL_LUA, exchange_lua
+from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.store import OnlineStore
 
+# How state is laid out in Redis, in every key name: a store upgraded to another layout
+# starts from empty keys (backfill it) instead of misreading the previous layout's keys,
+# which expire on their own. p2: packed entries and day-bucketed times.
+STATE_FORMAT = "p2"
 _SEP = "\x1f"  # field separator in Redis members (unit separator: not in ids)
 _NULL = "\x00"
 _RS = "\x1e"  # record separator between entries in a Redis reply
@@ -52,80 +59,71 @@ class RedisOnlineStore(OnlineStore):
                 "retry": Retry(NoBackoff(), 0),
             }
         self.client = redis.Redis.from_url(uri, decode_responses=True, **options)
+        # packed state is binary: the per-transaction script's replies stay bytes
+        self._raw = redis.Redis.from_url(uri, decode_responses=False, **options)
         self.failures = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._label_script = self.client.register_script(LABEL_LUA)
 
     def configure(self, layout: StoreLayout) -> None:
         super().configure(layout)
         self._exchange_script = self.client.register_script(exchange_lua(layout))
-        self._ns = f"{self.prefix}:{layout.namespace}:"
+        self._ns = f"{self.prefix}:{layout.namespace}:{STATE_FORMAT}:"
         self._kinds = [entity.kinds for entity in layout.entities]
+        self._packings = [Packing(e) if e.entries else None for e in layout.entities]
 
     def _entity_keys(self, layout: EntityLayout, key: str) -> tuple[str, str]:
         base = f"{self._ns}{layout.entity}:{key}"
         return f"{base}:tx", f"{base}:fraud"
 
-    def _script_call(self, record: TxRecord) -> tuple[list[str], list[str]]:
+    def _script_call(self, record: TxRecord) -> tuple[list[str], list[str | bytes]]:
         t = str(record.ts)
         keys: list[str] = []
         fraud_keys: list[str] = []
-        members: list[str] = []
-        for layout, key, values in zip(
-            self.layout.entities, record.keys, record.stored, strict=True
+        members: list[str | bytes] = []
+        for layout, packing, key, values in zip(
+            self.layout.entities, self._packings, record.keys, record.stored, strict=True
         ):
             entries_key, fraud_key = self._entity_keys(layout, key)
             keys.append(entries_key)
             if layout.frauds:
                 keys.append(fraud_key)
                 fraud_keys.append(fraud_key)
-            if layout.entries:
-                member = _SEP.join([record.tx_id, t, *map(_encode, values)])
-                if member.count(_SEP) != len(values) + 1 or _RS in member:
-                    raise ValueError(
-                        f"transaction {record.tx_id!r}: ids and categories must not contain "
-                        "the control characters \\x1e or \\x1f"
-                    )
-                members.append(member)
+            if packing is not None:
+                members.append(_row_member(record.tx_id, packing, values))
             else:
                 members.append(record.tx_id)
         keys += [f"{self._ns}idx:{record.tx_id}", f"{self._ns}pending:{record.tx_id}"]
         return keys, [t, record.tx_id, _SEP.join([t, *fraud_keys]), *members]
 
-    def _views(self, reply: list[str]) -> tuple[list[EntityView], bool]:
+    def _views(self, reply: list[bytes]) -> tuple[list[EntityView], bool]:
         views = []
-        for e, kinds in enumerate(self._kinds):
+        for e, (kinds, packing) in enumerate(zip(self._kinds, self._packings, strict=True)):
             entries, counts, frauds = reply[1 + 3 * e : 4 + 3 * e]
             ts: list[int] = []
             columns: list[list[Any]] = [[] for _ in kinds]
-            if entries:
-                # one flat split, then every field of a column by slicing (C speed)
-                flat = entries.replace(_RS, _SEP).split(_SEP)
-                width = 2 + len(kinds)
-                ts = list(map(int, flat[1::width]))
-                columns = [
-                    _decode_column(kind, flat[2 + i :: width]) for i, kind in enumerate(kinds)
-                ]
+            count_values: list[int] = []
+            if packing is not None:
+                if entries:
+                    ts, columns = packing.decode(entries, _table(packing, entries), int(counts))
+            elif counts:
+                count_values = [int(c) for c in counts.split(b",")]
             fraud_pairs: list[tuple[int, int]] = []
             if frauds:
-                for value in frauds.split(_RS):
-                    fts, known_at = value.split(":")
+                for value in frauds.split(_RS.encode()):
+                    fts, known_at = value.split(b":")
                     fraud_pairs.append((int(fts), int(known_at)))
-            views.append(
-                EntityView(
-                    ts, columns, [int(c) for c in counts.split(",")] if counts else [], fraud_pairs
-                )
-            )
-        return views, reply[0] == "1"
+            views.append(EntityView(ts, columns, count_values, fraud_pairs))
+        return views, reply[0] == b"1"
 
     def exchange(self, record: TxRecord, compute: Compute[T]) -> T:
         keys, args = self._script_call(record)
-        reply = self._exchange_script(keys=keys, args=args)
+        reply = self._exchange_script(keys=keys, args=args, client=self._raw)
         views, known = self._views(reply)
         return compute(record, views, known)
 
     def exchange_many(self, records: Sequence[TxRecord], compute: Compute[T]) -> list[T]:
         # scripts run in order on the server, so one pipeline keeps sequential semantics
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._raw.pipeline(transaction=False)
         for record in records:
             keys, args = self._script_call(record)
             self._exchange_script(keys=keys, args=args, client=pipe)
@@ -166,20 +164,10 @@ class RedisOnlineStore(OnlineStore):
             self.layout.entities, data.entries, data.frauds, strict=True
         ):
             ttl = layout.retention_us // 1000 + 1
-            for key, (tx_ids, times, columns) in entries.items():
-                entries_key, _ = self._entity_keys(layout, key)
-                mapping: dict[str | bytes, float] = {}
-                for position, (tx_id, t) in enumerate(zip(tx_ids, times, strict=True)):
-                    if layout.entries:
-                        values = [_encode(column[position]) for column in columns]
-                        member = _SEP.join([tx_id, str(t), *values])
-                    else:
-                        member = tx_id
-                    mapping[member] = t
-                pipe.zadd(entries_key, mapping)
-                pipe.pexpire(entries_key, ttl)
-                queued += 1
-                flush()
+            if layout.entries:
+                self._load_packed(layout, Packing(layout), entries, batch)
+            else:
+                self._load_times(layout, entries, batch)
             for key, by_tx in frauds.items():
                 _, fraud_key = self._entity_keys(layout, key)
                 pipe.hset(
@@ -209,6 +197,97 @@ class RedisOnlineStore(OnlineStore):
             flush()
         flush(force=True)
 
+    def _known(self, chunk: list[tuple[str, Any]], held: Sequence[Any]) -> set[str]:
+        """Transaction ids of ``chunk`` the index holds, looked up only for entities that
+        already have state (a warm start into an empty store asks nothing)."""
+        ids = [tx for (_, (tx_ids, _, _)), v in zip(chunk, held, strict=True) if v for tx in tx_ids]
+        if not ids:
+            return set()
+        pipe = self._raw.pipeline(transaction=False)
+        for tx_id in ids:
+            pipe.exists(f"{self._ns}idx:{tx_id}")
+        return {tx for tx, hit in zip(ids, pipe.execute(), strict=True) if hit}
+
+    def _load_times(
+        self,
+        layout: EntityLayout,
+        entries: dict[str, tuple[list[str], list[int], list[list[Any]]]],
+        batch: int,
+    ) -> None:
+        """Day buckets of a bulk load, merged with the buckets already held."""
+        ttl = layout.retention_us // 1000 + 1
+        items = list(entries.items())
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            keys = [self._entity_keys(layout, key)[0] for key, _ in chunk]
+            pipe = self._raw.pipeline(transaction=False)
+            for entries_key in keys:
+                pipe.hgetall(entries_key)
+            held = pipe.execute()
+            known = self._known(chunk, held)
+            pipe = self._raw.pipeline(transaction=False)
+            for entries_key, (_, (tx_ids, times, _)), fields in zip(keys, chunk, held, strict=True):
+                buckets: dict[int, list[int]] = {}
+                for name, value in fields.items():
+                    if name != b"c":
+                        buckets[int(name)] = list(struct.unpack(f"<{len(value) // 8}q", value))
+                for tx_id, t in zip(tx_ids, times, strict=True):
+                    if tx_id not in known:
+                        buckets.setdefault(t // BUCKET_US, []).append(t)
+                mapping: dict[str | bytes, bytes] = {}
+                for bucket, stamps in buckets.items():
+                    stamps.sort()
+                    mapping[str(bucket)] = struct.pack(f"<{len(stamps)}q", *stamps)
+                mapping["c"] = b"".join(
+                    struct.pack("<iI", bucket, len(buckets[bucket])) for bucket in sorted(buckets)
+                )
+                pipe.hset(entries_key, mapping=mapping)
+                pipe.pexpire(entries_key, ttl)
+            pipe.execute()
+
+    def _load_packed(
+        self,
+        layout: EntityLayout,
+        packing: Packing,
+        entries: dict[str, tuple[list[str], list[int], list[list[Any]]]],
+        batch: int,
+    ) -> None:
+        """Packed values of a bulk load, merged with what the store already holds (rows of
+        indexed transactions are not added twice). Meant for a warm start: a transaction
+        scored between the read and the write of the same entity would be overwritten."""
+        ttl = layout.retention_us // 1000 + 1
+        items = list(entries.items())
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            keys = [self._entity_keys(layout, key)[0] for key, _ in chunk]
+            held = self._raw.mget(keys)
+            known = self._known(chunk, held)
+            pipe = self._raw.pipeline(transaction=False)
+            for entries_key, (_, (tx_ids, times, columns)), value in zip(
+                keys, chunk, held, strict=True
+            ):
+                ts: list[int] = []
+                values: list[list[Any]] = [[] for _ in packing.kinds]
+                if value:
+                    ts, values = packing.decode(value, _table(packing, value))
+                fresh = [p for p, tx_id in enumerate(tx_ids) if tx_id not in known]
+                ts += [times[p] for p in fresh]
+                for column, loaded in zip(values, columns, strict=True):
+                    column += [loaded[p] for p in fresh]
+                if any(a > b for a, b in pairwise(ts)):
+                    order = sorted(range(len(ts)), key=ts.__getitem__)
+                    ts = [ts[k] for k in order]
+                    values = [[column[k] for k in order] for column in values]
+                for p in packing.strings:
+                    for text in values[p]:
+                        if text is not None and (_SEP in str(text) or _RS in str(text)):
+                            raise ValueError(
+                                f"{layout.entity} {entries_key!r}: ids and categories must not "
+                                "contain the control characters \\x1e or \\x1f"
+                            )
+                pipe.set(entries_key, _packed_value(packing, ts, values), px=ttl)
+            pipe.execute()
+
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
@@ -226,23 +305,34 @@ class RedisOnlineStore(OnlineStore):
 
     def close(self) -> None:
         self.client.close()
+        self._raw.close()
 
 
-def _encode(value: Any) -> str:
-    if value is None:
-        return _NULL
-    if value is True:
-        return "1"
-    if value is False:
-        return "0"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+def _row_member(tx_id: str, packing: Packing, values: tuple[Any, ...]) -> bytes:
+    """A new row for the script: its numbers and flags packed, then its strings (each
+    ended by the separator; ``\\x00`` for a missing one), for the script to put in the
+    entity's table."""
+    strings = [_NULL if values[i] is None else str(values[i]) for i in packing.strings]
+    text = "".join(f"{value}{_SEP}" for value in strings)
+    if text.count(_SEP) != len(strings) or _RS in text:
+        raise ValueError(
+            f"transaction {tx_id!r}: ids and categories must not contain "
+            "the control characters \\x1e or \\x1f"
+        )
+    fixed = struct.pack(f"<{len(packing.floats)}d", *[values[i] for i in packing.floats])
+    flags = bytes(1 if values[i] else 0 for i in packing.flags)
+    return fixed + flags + text.encode()
 
 
-def _decode_column(kind: str, raw: list[str]) -> list[Any]:
-    if kind == "flag":
-        return [x == "1" for x in raw]
-    if _NULL in raw:
-        return [None if x == _NULL else (float(x) if kind == "float" else x) for x in raw]
-    return list(map(float, raw)) if kind == "float" else raw
+def _table(packing: Packing, value: bytes) -> list[str | None]:
+    """The string table stored after a packed value's rows."""
+    rows, _, width = HEADER.unpack_from(value)
+    end = HEADER.size + rows * sum(packing.sizes(width))
+    table: list[str | None] = [None]
+    table += value[end:].decode().split(_SEP)[:-1]
+    return table
+
+
+def _packed_value(packing: Packing, ts: list[int], columns: list[list[Any]]) -> bytes:
+    data, table = packing.pack(ts, columns)
+    return data + "".join(f"{value}{_SEP}" for value in table[1:]).encode()
