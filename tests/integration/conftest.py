@@ -144,6 +144,7 @@ COMPOSE_VARIABLES = {
     "MINIO_APP_SECRET_KEY": "integration-minio-secret",
     "MLFLOW_DB_PASSWORD": "integration-mlflow-db-pw",
     "AIRFLOW_DB_PASSWORD": "integration-airflow-db-pw",
+    "CASES_DB_PASSWORD": "integration-cases-db-pw",
 }
 
 
@@ -318,6 +319,8 @@ def postgres_server() -> Iterator[PostgresServer]:
                 "MLFLOW_DB_PASSWORD": COMPOSE_VARIABLES["MLFLOW_DB_PASSWORD"],
                 "AIRFLOW_DB_USER": "airflow",
                 "AIRFLOW_DB_PASSWORD": COMPOSE_VARIABLES["AIRFLOW_DB_PASSWORD"],
+                "CASES_DB_USER": "cases",
+                "CASES_DB_PASSWORD": COMPOSE_VARIABLES["CASES_DB_PASSWORD"],
             },
             capture_output=True,
             text=True,
