@@ -49,7 +49,6 @@ VELOCITY_FEATURES = (
     "card_amount_sum_24h",
 )
 DRAFTED_RULE = "analyst_drift_pattern"
-RULE_COVERAGE = 0.8  # the share of a group a drafted rule aims to catch first
 
 
 @dataclass(frozen=True)
@@ -65,9 +64,7 @@ class AnalystTeam:
     block_days: int = 1
     rule_after_frauds: int = 10  # frauds known since the drift before a rule is drafted
     rule_min_frauds: int = 5  # of them sharing a channel and entry mode
-    # share of that group the rule must still catch: 80 % first, then less (down to this
-    # floor, by tenths) when nothing that broad fits the volume — narrower beats none
-    rule_min_coverage: float = 0.6
+    rule_min_coverage: float = 0.8  # share of that group the rule must still catch
     # share of the day's transactions the rule may send to review: a narrow rule, sized to
     # the traffic (a larger issuer has a larger team) — ~135 a day in the demo's world
     rule_max_review_share: float = 0.03
@@ -164,23 +161,6 @@ def _candidates(confirmed: pl.DataFrame, team: AnalystTeam) -> list[tuple[list[s
     return out
 
 
-def _conditions(shared: list[str], members: pl.DataFrame, coverage: float) -> list[str]:
-    """One condition per velocity feature: the group's shared fields, its amount band and
-    the floor that lets ``coverage`` of the group through."""
-    low, high = np.quantile(members["amount"].to_numpy(), [0.05, 0.95])
-    band = f"amount >= {_number(math.floor(low))} and amount <= {_number(math.ceil(high))}"
-    out = []
-    for feature in VELOCITY_FEATURES:
-        values = members[feature].drop_nulls().to_numpy()
-        if values.size == 0:
-            continue
-        quantile = float(np.quantile(values, 1 - coverage))
-        # counts are whole numbers: ">= 1.79 transactions" reads as ">= 2"
-        floor = math.ceil(quantile) if "count" in feature else math.floor(quantile * 100) / 100
-        out.append(" and ".join([*shared, band, f"{feature} >= {_number(floor)}"]))
-    return out
-
-
 def draft_rule(
     confirmed: pl.DataFrame,
     traffic: pl.DataFrame,
@@ -190,8 +170,7 @@ def draft_rule(
 ) -> DraftedRule | None:
     """The rule that catches the most confirmed frauds within the volume the team can
     review: a shared channel and entry mode, the amount band of those frauds and one
-    card-velocity floor that still lets 80 % of them through (or less, down to
-    ``rule_min_coverage``, when nothing that broad fits the volume).
+    card-velocity floor that still lets ``rule_min_coverage`` of them through.
 
     ``confirmed``: fields and features of transactions known to be fraud (the team's
     verdicts and the card holders' reports); ``traffic``: the same columns for everything
@@ -202,30 +181,37 @@ def draft_rule(
         return None
     max_hits_per_day = team.rule_max_review_share * traffic.height / traffic_days
     best: tuple[int, float, Rule] | None = None
-    steps = round((RULE_COVERAGE - team.rule_min_coverage) * 10)
-    for coverage in [round(RULE_COVERAGE - 0.1 * i, 1) for i in range(max(steps, 0) + 1)]:
-        for shared, members in _candidates(confirmed, team):
-            for condition in _conditions(shared, members, coverage):
-                caught = _matches(condition, members)
-                hits_per_day = _matches(condition, traffic) / traffic_days
-                if caught < coverage * members.height or hits_per_day > max_hits_per_day:
-                    continue
-                if best is None or (caught, -hits_per_day) > (best[0], -best[1]):
-                    rule = Rule(
-                        name=DRAFTED_RULE,
-                        condition=condition,
-                        outcome="review",
-                        priority=70,
-                        case=True,
-                        description=(
-                            f"Drafted on {drafted_on} from {members.height} of the "
-                            f"{confirmed.height} frauds known since the drift: catches "
-                            f"{caught} of them, ~{hits_per_day:.0f} reviews a day."
-                        ),
-                    )
-                    best = (caught, hits_per_day, rule)
-        if best is not None:
-            break
+    for shared, members in _candidates(confirmed, team):
+        low, high = np.quantile(members["amount"].to_numpy(), [0.05, 0.95])
+        band = f"amount >= {_number(math.floor(low))} and amount <= {_number(math.ceil(high))}"
+        for feature in VELOCITY_FEATURES:
+            values = members[feature].drop_nulls().to_numpy()
+            if values.size == 0:
+                continue
+            quantile = float(np.quantile(values, 1 - team.rule_min_coverage))
+            # counts are whole numbers: ">= 1.79 transactions" reads as ">= 2"
+            floor = math.ceil(quantile) if "count" in feature else math.floor(quantile * 100) / 100
+            condition = " and ".join([*shared, band, f"{feature} >= {_number(floor)}"])
+            caught = _matches(condition, members)
+            hits_per_day = _matches(condition, traffic) / traffic_days
+            if caught < team.rule_min_coverage * members.height:
+                continue
+            if hits_per_day > max_hits_per_day:
+                continue
+            if best is None or (caught, -hits_per_day) > (best[0], -best[1]):
+                rule = Rule(
+                    name=DRAFTED_RULE,
+                    condition=condition,
+                    outcome="review",
+                    priority=70,
+                    case=True,
+                    description=(
+                        f"Drafted on {drafted_on} from {members.height} of the "
+                        f"{confirmed.height} frauds known since the drift: catches {caught} "
+                        f"of them, ~{hits_per_day:.0f} reviews a day."
+                    ),
+                )
+                best = (caught, hits_per_day, rule)
     if best is None:
         return None
     caught, hits_per_day, rule = best
