@@ -94,7 +94,7 @@ class Verdict:
 
 
 def work_queue(
-    store: CaseStore,
+    cases: CaseStore,
     truth: Mapping[str, int],
     now: datetime,
     budget: int,
@@ -107,7 +107,7 @@ def work_queue(
     ``accuracy`` and the opposite otherwise (both are recorded as the analyst's word).
     """
     verdicts: list[Verdict] = []
-    for group in store.queue(limit=budget):
+    for group in cases.queue(limit=budget):
         for case in group.cases:
             if len(verdicts) >= budget:
                 return verdicts
@@ -115,8 +115,8 @@ def work_queue(
             right = bool(rng.random() < accuracy)
             verdict = "fraud" if fraud == right else "genuine"
             if case.state == "open":
-                store.transition(case.id, "in_review", ACTOR, now)
-            store.transition(case.id, verdict, ACTOR, now, "simulated analyst")
+                cases.transition(case.id, "in_review", ACTOR, now)
+            cases.transition(case.id, verdict, ACTOR, now, "simulated analyst")
             verdicts.append(
                 Verdict(case.transaction_id, case.card_id, int(verdict == "fraud"), right, now)
             )

@@ -294,8 +294,8 @@ def run_loop(settings: Settings, config: LoopConfig, emit: Event | None = None) 
 
             desk.learn_truth(arrived)
             start = _midnight(day)
-            shifts = shift_times(start, config.analysts) if config.analysts else []
-            budgets = config.analysts.shift_budgets() if config.analysts else []
+            shifts = shift_times(start, desk.team)
+            budgets = desk.team.shift_budgets()
             for stop, budget in [*zip(shifts, budgets, strict=True), (end, 0)]:
 
                 def within(column: str, lo: datetime = start, hi: datetime = stop) -> pl.Expr:
