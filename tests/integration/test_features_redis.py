@@ -15,7 +15,7 @@ from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
 from fraudops.features.online.packed import HEADER
-from fraudops.features.spec import LABEL_HORIZON, feature_names, max_retention
+from fraudops.features.spec import feature_names, max_retention
 from fraudops.schema import label_feed_from_transactions
 
 pytestmark = pytest.mark.integration
@@ -132,8 +132,8 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     assert HEADER.unpack_from(store._raw.get(card_key))[0] == 1  # only the latest
     ttl_ms = client.pttl(card_key)
     assert 0 < ttl_ms <= 30 * 86_400_000 + 1
-    # ids are kept for the spec's longest look-back plus the label horizon
-    horizon = max_retention() + LABEL_HORIZON
+    # ids are kept for the spec's longest look-back: past it a label changes no feature
+    horizon = max_retention()
     assert 0 < client.pttl(f"{store._ns}idx:late") <= horizon.total_seconds() * 1000 + 1
 
 

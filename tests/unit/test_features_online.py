@@ -20,7 +20,7 @@ from fraudops.features.online import (
     open_online_store,
     to_epoch_us,
 )
-from fraudops.features.spec import FEATURES, LABEL_HORIZON, feature_names, max_retention
+from fraudops.features.spec import FEATURES, feature_names, max_retention
 from fraudops.schema import conform, label_feed_from_transactions
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -189,9 +189,10 @@ def test_state_stays_bounded() -> None:
     sizes = store.size()
     assert sizes["card_id"] == 40  # only the live card's 40 transactions remain
     assert sizes["terminal_id"] == 40
-    assert sizes["index"] == 240  # ids are kept for the label horizon
-    engine.process(tx("last", later + LABEL_HORIZON + DAY, card_id="fresh"))
-    assert store.size()["index"] == 41
+    # ids are kept as long as a fraud label could still change a feature: the old ones left
+    assert sizes["index"] == 40
+    engine.process(tx("last", later + max_retention() + DAY, card_id="fresh"))
+    assert store.size()["index"] == 1
 
 
 def test_backfill_then_live_equals_offline() -> None:

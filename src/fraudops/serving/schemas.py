@@ -166,7 +166,10 @@ class LabelIn(BaseModel):
 class LabelOut(BaseModel):
     transaction_id: str
     accepted: bool
-    known_transaction: bool
+    known_transaction: bool = Field(
+        description="Whether the online features still hold the transaction (it is inside "
+        "their longest window), so a fraud label changes them; the label is recorded either way."
+    )
 
 
 class ErrorOut(BaseModel):

@@ -82,7 +82,9 @@ def build_layout(features: Sequence[FeatureDef], namespace: str) -> StoreLayout:
     return StoreLayout(
         namespace=namespace,
         entities=tuple(entities),
-        index_retention_us=longest + duration_us(LABEL_HORIZON),
+        # a fraud label changes features only while its transaction is inside a window;
+        # a later chargeback goes to the label feed (training) but needs no index entry
+        index_retention_us=longest,
         pending_retention_us=duration_us(LABEL_HORIZON),
     )
 
