@@ -24,6 +24,7 @@ from fraudops.features.online.layout import (
 from fraudops.features.online.packed import Packing
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import BEFORE_EVERYTHING
+from fraudops.features.online.txindex import TxIndex
 
 # Entities whose last transaction left every window are dropped, a few per call, so one
 # call never pays for a large sweep.
@@ -132,8 +133,7 @@ class MemoryOnlineStore(OnlineStore):
         self._states: list[OrderedDict[str, _Times | _Entries]] = [
             OrderedDict() for _ in range(count)
         ]
-        self._index: dict[str, tuple[int, tuple[str, ...]]] = {}
-        self._index_order: deque[tuple[int, str]] = deque()
+        self._index = TxIndex(count)
         self._pending: dict[str, int] = {}
         self._pending_order: deque[tuple[int, str]] = deque()
 
@@ -240,8 +240,7 @@ class MemoryOnlineStore(OnlineStore):
                 if state.frauds is None:
                     state.frauds = {}
                 state.frauds[record.tx_id] = (t, max(pending, t))
-        self._index[record.tx_id] = (t, record.keys)
-        self._index_order.append((t, record.tx_id))
+        self._index.add(record.tx_id, t, record.keys)
 
     def _rows(self, slot: int, state: _Times | _Entries) -> int:
         packing = self._packings[slot]
@@ -272,13 +271,7 @@ class MemoryOnlineStore(OnlineStore):
                 if self._last(slot, state) > limit:
                     break
                 del states[key]
-        limit = now - self.layout.index_retention_us
-        order = self._index_order
-        while order and order[0][0] <= limit:
-            ts, tx_id = order.popleft()
-            entry = self._index.get(tx_id)
-            if entry is not None and entry[0] == ts:
-                del self._index[tx_id]
+        self._index.evict_before(now - self.layout.index_retention_us)
         limit = now - self.layout.pending_retention_us
         pending = self._pending_order
         while pending and pending[0][0] <= limit:
@@ -348,8 +341,8 @@ class MemoryOnlineStore(OnlineStore):
                             fraud_state.frauds = {}
                         fraud_state.frauds.update(by_tx)
             for tx_id, t, keys in data.index:
-                self._index[tx_id] = (t, tuple(intern(k) for k in keys))
-                self._index_order.append((t, tx_id))
+                if tx_id not in seen:
+                    self._index.add(tx_id, t, tuple(intern(k) for k in keys))
             for tx_id, reported in data.pending.items():
                 current = self._pending.get(tx_id)
                 if current is None or reported < current:
