@@ -415,6 +415,9 @@ def main() -> None:
             )
             bare_result = wrk(f"http://127.0.0.1:{port}/", script, args.duration, args.connections)
             results["bare_asgi_rps"] = bare_result["rps"]
+            # the tail a server doing nothing but parse and predict has at these connections
+            results["bare_asgi_p50_ms"] = bare_result["p50_ms"]
+            results["bare_asgi_p99_ms"] = bare_result["p99_ms"]
         finally:
             stop(bare)
     finally:
