@@ -510,6 +510,17 @@ locals {
   api_environment = merge(local.fraudops_environment, { FRAUDOPS_KEEP_ALIVE_SECONDS = tostring(var.alb_idle_timeout_seconds + 5) })
 }
 
+module "api_sizing" {
+  source = "./modules/api-sizing"
+
+  requests_per_vcpu        = var.api_requests_per_vcpu
+  task_cpu                 = var.api_cpu
+  cpu_target_percent       = var.api_cpu_target_percent
+  peak_requests_per_second = var.api_peak_requests_per_second
+  min_count                = var.api_min_count
+  max_count                = var.api_max_count
+}
+
 module "api_service" {
   source = "./modules/ecs-service"
 
@@ -550,7 +561,7 @@ module "api_service" {
   service_discovery_namespace_id = module.ecs.service_discovery_namespace_id
   enable_autoscaling             = true
   min_capacity                   = var.api_min_count
-  max_capacity                   = max(var.api_max_count, var.api_min_count)
+  max_capacity                   = module.api_sizing.max_count
   cpu_target_percent             = var.api_cpu_target_percent
   memory_target_percent          = var.api_memory_target_percent
   tags                           = local.tags

@@ -469,6 +469,28 @@ variable "api_cpu_target_percent" {
   }
 }
 
+variable "api_requests_per_vcpu" {
+  type        = number
+  description = "R of the sizing rule: single-transaction requests/s one API worker (one vCPU) serves. 500 is the planning figure for the Redis store (DEPLOYMENT_GUIDE.md, Sizing); measure yours with benchmarks/bench_serving.py."
+  default     = 500
+
+  validation {
+    condition     = var.api_requests_per_vcpu > 0
+    error_message = "api_requests_per_vcpu must be positive."
+  }
+}
+
+variable "api_peak_requests_per_second" {
+  type        = number
+  description = "Expected peak scoring requests/s. When set (> 0) the autoscaling maximum is raised to the tasks the sizing rule needs: ceil(peak / (api_cpu_target_percent/100 x api_requests_per_vcpu x vCPUs per task)). 0 keeps api_max_count."
+  default     = 0
+
+  validation {
+    condition     = var.api_peak_requests_per_second >= 0
+    error_message = "api_peak_requests_per_second must not be negative."
+  }
+}
+
 variable "api_memory_target_percent" {
   type        = number
   description = "Average memory the API autoscaling keeps (target tracking)."
