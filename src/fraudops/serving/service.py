@@ -7,6 +7,7 @@ the loop exercises exactly the code path production uses.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -163,14 +164,21 @@ class ScoringService:
     def _count(self, probability: np.ndarray, outcomes: Sequence[PolicyOutcome]) -> None:
         metrics = self.metrics
         assert metrics is not None
-        for p, outcome in zip(probability, outcomes, strict=True):
-            metrics.labelled(metrics.predictions, outcome.decision).inc()
-            metrics.labelled(metrics.policy_decisions, outcome.stage, outcome.decision).inc()
-            metrics.scores.observe(float(p))
-            for rule in outcome.fired:
-                metrics.labelled(metrics.rule_hits, rule, "active").inc()
-            for rule in outcome.shadow_fired:
-                metrics.labelled(metrics.rule_hits, rule, "shadow").inc()
+        # a batch adds to each labelled counter once (a child's inc takes its lock)
+        stages = Counter((o.stage, o.decision) for o in outcomes)
+        hits = Counter((r, "active") for o in outcomes for r in o.fired)
+        hits.update((r, "shadow") for o in outcomes for r in o.shadow_fired)
+        decisions: Counter[str] = Counter()
+        for (stage, decision), n in stages.items():
+            decisions[decision] += n
+            metrics.labelled(metrics.policy_decisions, stage, decision).inc(n)
+        for decided, n in decisions.items():
+            metrics.labelled(metrics.predictions, decided).inc(n)
+        for (rule, mode), n in hits.items():
+            metrics.labelled(metrics.rule_hits, rule, mode).inc(n)
+        observe = metrics.scores.observe
+        for p in probability.tolist():
+            observe(p)
 
     def _log_rows(
         self,
