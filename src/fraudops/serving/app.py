@@ -27,6 +27,7 @@ from fraudops.features.online import WARM_UP_DAYS, OnlineFeatureEngine, open_onl
 from fraudops.features.online.resilient import ResilientStore
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.spec import feature_names
+from fraudops.serving.allocator import release_freed_memory
 from fraudops.serving.auth import FailedAuthLimiter
 from fraudops.serving.decisions import DecisionStage, RulesHolder
 from fraudops.serving.hot_path import ENDPOINT_KEY, HotPath
@@ -196,6 +197,7 @@ def start_state(
     # long as the process; frozen, the collector stops walking it on every full pass.
     gc.collect()
     gc.freeze()
+    release_freed_memory()  # the model load's and the warm-up's temporaries
 
 
 def _open_log(state: AppState, name: str, vector_columns: list[str] | None = None) -> AppendLog:

@@ -21,6 +21,7 @@ import numpy as np
 
 from fraudops.config import Settings
 from fraudops.models.bundle import FraudModel
+from fraudops.serving.allocator import release_freed_memory
 from fraudops.serving.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class ModelHolder:
                 self._failed(exc)
                 return False
             self._succeeded()
+            release_freed_memory()  # the load's temporaries and the model it replaced
             logger.info("loaded %s version %s as %s", self.settings.model_name, version, self.alias)
             if self.metrics:
                 self.metrics.model_reloads.labels("success").inc()

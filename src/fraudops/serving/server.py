@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fraudops.config import Settings
+from fraudops.serving.allocator import keep_spark_out, limit_arenas
 from fraudops.serving.types import ASGIApp, Message, Receive, Scope, Send
 from fraudops.serving.workers import parent_gone
 
@@ -209,6 +210,8 @@ def serve(
     os.environ.setdefault(
         "_RJEM_MALLOC_CONF", "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
     )
+    limit_arenas()
+    keep_spark_out()
     if workers == 1:
         run_one(settings, host, port, warm_from, warm_days, access_log)
         return 0
