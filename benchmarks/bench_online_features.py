@@ -182,9 +182,11 @@ def load_synthetic(
     with_index: bool,
     seed: int,
     chunk: int = 50_000,
+    indexed: list[int] | None = None,
 ) -> Iterator[str]:
     """Load the synthetic state through ``store.load`` in chunks of cards, in three passes
-    (card state, terminal and merchant state, index); yields each pass's name once loaded."""
+    (card state, terminal and merchant state, index); yields each pass's name once loaded.
+    ``indexed`` (a one-item list) is increased by the number of transaction ids indexed."""
     from fraudops.features.online.backfill import backfill_data
 
     layout = engine.layout
@@ -201,6 +203,8 @@ def load_synthetic(
                     data.entries[slot], data.frauds[slot] = {}, {}
             if phase != "index":
                 data.index, data.pending = [], {}
+            elif indexed is not None:
+                indexed[0] += len(data.index)
             engine.store.load(data)
             del data, history
         yield phase
@@ -289,7 +293,8 @@ def redis_state_size(
     store = open_online_store(url)
     engine = OnlineFeatureEngine(store)
     store.clear()
-    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed):
+    indexed = [0]
+    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed, indexed=indexed):
         pass
     client = redis.Redis.from_url(url)
     namespace = f"fraudops:{engine.layout.namespace}:"
@@ -326,6 +331,11 @@ def redis_state_size(
         "card_state_bytes_per_card": round(kinds.get("card", 0) / cards),
         "terminal_merchant_bytes_per_card": round(kinds.get("terminal_merchant", 0) / cards),
         "index_bytes_per_card": round(index / cards) if with_index else None,
+        "index_ids": indexed[0],
+        "index_bytes_per_transaction": round(kinds.get("idx", 0) / indexed[0], 1)
+        if indexed[0]
+        else None,
+        "pending_bytes_per_card": round(kinds.get("pending", 0) / cards),
         "used_memory_mb": round(int(client.info("memory")["used_memory"]) / 2**20),
     }
     store.clear()
@@ -339,10 +349,11 @@ def state_sizes(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     for cards in [int(c) for c in args.state_cards.split(",") if c]:
         with_index = cards <= args.state_index_cards
         traced = cards <= args.traced_cards
-        sizes["memory"].append(
-            memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
-        )
-        if url:
+        if "memory" in args.state_stores:
+            sizes["memory"].append(
+                memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
+            )
+        if url and "redis" in args.state_stores:
             sizes["redis"].append(
                 redis_state_size(url, cards, args.tx_per_card, with_index, args.seed)
             )
@@ -360,6 +371,9 @@ def main() -> None:
     parser.add_argument("--tx-per-card", type=float, default=40.0)
     parser.add_argument("--traced-cards", type=int, default=20_000, help="tracemalloc up to")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--state-stores", default="memory,redis", help="which stores' state to measure"
+    )
     args = parser.parse_args()
     if args.skip_latency:
         with redis_url(args.redis_url) as url:
