@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="The API gives up on an online store call after this long, without "
         "retrying, and answers degraded (CLI commands keep the client's defaults).",
     )
+    online_index_buckets: int = Field(
+        1024,
+        ge=1,
+        description="Redis online store: hashes per day of the transaction-id index; about "
+        "one per 64 transactions a day keeps each hash compact (a listpack). A day keeps the "
+        "count it started with.",
+    )
     online_store_probe_seconds: float = Field(
         1.0, gt=0, description="How often an unreachable online store is probed."
     )
