@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -285,12 +286,18 @@ def memory_state_size(
 
 
 def redis_state_size(
-    url: str, cards: int, mean_tx: float, with_index: bool, seed: int
+    url: str, cards: int, mean_tx: float, with_index: bool, seed: int, index_buckets: int
 ) -> dict[str, Any]:
-    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind."""
+    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind; the
+    index in ``index_buckets`` hashes a day (0: one per 64 transactions a day)."""
     import redis
 
-    store = open_online_store(url)
+    if index_buckets == 0:
+        index_buckets = max(1, math.ceil(cards * mean_tx / STATE_DAYS / 64))
+    try:
+        store = open_online_store(url, index_buckets=index_buckets)
+    except TypeError:  # a store before the index took a bucket count
+        store = open_online_store(url)
     engine = OnlineFeatureEngine(store)
     store.clear()
     indexed = [0]
@@ -326,6 +333,7 @@ def redis_state_size(
     result: dict[str, Any] = {
         "cards": cards,
         "keys": keys,
+        "index_buckets_per_day": index_buckets,
         "index_loaded": with_index,
         "bytes_per_card": round(total / cards),
         "card_state_bytes_per_card": round(kinds.get("card", 0) / cards),
@@ -355,7 +363,9 @@ def state_sizes(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
             )
         if url and "redis" in args.state_stores:
             sizes["redis"].append(
-                redis_state_size(url, cards, args.tx_per_card, with_index, args.seed)
+                redis_state_size(
+                    url, cards, args.tx_per_card, with_index, args.seed, args.index_buckets
+                )
             )
     return sizes
 
@@ -371,6 +381,9 @@ def main() -> None:
     parser.add_argument("--tx-per-card", type=float, default=40.0)
     parser.add_argument("--traced-cards", type=int, default=20_000, help="tracemalloc up to")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--index-buckets", type=int, default=0, help="Redis index hashes a day (0: sized)"
+    )
     parser.add_argument(
         "--state-stores", default="memory,redis", help="which stores' state to measure"
     )

@@ -15,7 +15,7 @@ from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
 from fraudops.features.online.packed import HEADER
-from fraudops.features.online.redis_index import bucket_of
+from fraudops.features.online.redis_index import index_slot
 from fraudops.features.online.times import US_PER_DAY, to_epoch_us
 from fraudops.features.spec import feature_names, max_retention
 from fraudops.schema import label_feed_from_transactions
@@ -139,8 +139,9 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     # feature): their day's hash expires that long plus a day after the day's end
     horizon_ms = max_retention().total_seconds() * 1000
     day, offset = divmod(to_epoch_us(later), US_PER_DAY)
-    index_key = f"{store._ns}idx:{day}:{bucket_of('late', store.index_buckets)}"
-    assert client.hexists(index_key, "late")
+    bucket, field = index_slot("late", store.index_buckets)
+    index_key = f"{store._ns}idx:{day}:{bucket}"
+    assert store._raw.hexists(index_key, field)
     rest_of_day_ms = (US_PER_DAY - offset) // 1000
     assert (
         horizon_ms + DAY_MS - 60_000

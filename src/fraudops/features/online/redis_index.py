@@ -2,13 +2,22 @@
 the keys of the entities whose frauds it tracks (a fraud label carries only the id).
 
 Ids are kept in small hashes, one per UTC day of the transaction's time and per bucket of
-ids, ``<ns>idx:<day>:<bucket>``: field the transaction id (exact: a retry or a label never
-matches another transaction), value 5 bytes of microseconds since the day's start then the
-fraud-tracking entity keys separated by ``\\x1f``. Kept well under the server's
+ids, ``<ns>idx:<day>:<bucket>``: field 8 bytes of the id's SHA-1 (bytes 5-12; the bucket is
+bytes 1-4 modulo the day's bucket count), value 5 bytes of microseconds since the day's
+start then the fraud-tracking entity keys separated by ``\\x1f``. Kept well under the server's
 ``hash-max-listpack-entries`` (128 by default) and ``hash-max-listpack-value`` (64 bytes),
 a hash is one listpack: ~2 bytes of overhead per field and value instead of a key, an
 object and a dict entry per transaction. A whole day's hashes expire together, the
-retention plus one day after the day ends.
+retention plus one day after the day ends. The entity keys must stay short: past 64 bytes
+of value (59 bytes of keys and separators) the server keeps that hash as a hashtable.
+
+Why a fingerprint, not the id: the field costs 10 bytes whatever the id's length (an id
+is often a 36-character UUID; one longer than ``hash-max-listpack-value`` would turn its
+whole hash into a hashtable). Two ids collide only if they share a day, a bucket and 64
+bits of SHA-1: about (ids in the hash) / 2**64 per transaction, ~4e-18 at 64 ids a hash,
+~4e-9 a year at a billion transactions a year. A collision would make a new transaction
+look like a retry (scored, not added) or give a label to the other transaction; the fraud
+entries themselves keep the exact id.
 
 ``<ns>idx:days`` lists the days the index holds (field: day number, value: that day's
 bucket count, fixed by the first transaction of the day, so replicas configured with
@@ -36,11 +45,11 @@ _OFFSET = struct.Struct("<Q")  # microseconds since the day's start: 5 bytes kep
 OFFSET_BYTES = 5
 
 
-def bucket_of(tx_id: str, buckets: int) -> int:
-    """The bucket of a transaction id: the first 32 bits of its SHA-1, as the scripts
-    compute it with ``redis.sha1hex`` (a spread, not a security use)."""
-    digest = hashlib.sha1(tx_id.encode(), usedforsecurity=False).hexdigest()
-    return int(digest[:8], 16) % buckets
+def index_slot(tx_id: str, buckets: int) -> tuple[int, bytes]:
+    """A transaction id's bucket and field, as the scripts compute them with
+    ``redis.sha1hex`` (a spread and a fingerprint, not a security use)."""
+    digest = hashlib.sha1(tx_id.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:4], "big") % buckets, digest[4:12]
 
 
 def index_value(t: int, keys: list[str]) -> bytes:
@@ -65,17 +74,20 @@ def day_ttl_ms(layout: StoreLayout, day: int, now_us: int) -> int:
 INDEX_LUA = r"""
 local DAY = US_PER_DAY
 local function index_hash(tx_id)
-  return tonumber(string.sub(redis.sha1hex(tx_id), 1, 8), 16)
+  local hex = redis.sha1hex(tx_id)
+  local field = {}
+  for i = 9, 23, 2 do field[#field + 1] = string.char(tonumber(string.sub(hex, i, i + 1), 16)) end
+  return tonumber(string.sub(hex, 1, 8), 16), table.concat(field)
 end
 local function index_find(days_key, tx_id)
   local prefix = string.sub(days_key, 1, -5)
   local days = redis.call('HGETALL', days_key)
-  local h = index_hash(tx_id)
+  local h, field = index_hash(tx_id)
   local found, found_day = nil, nil
   for i = 1, #days, 2 do
     local day = tonumber(days[i])
     if not found_day or day > found_day then
-      local v = redis.call('HGET', prefix .. days[i] .. ':' .. (h % tonumber(days[i + 1])), tx_id)
+      local v = redis.call('HGET', prefix .. days[i] .. ':' .. (h % tonumber(days[i + 1])), field)
       if v then found, found_day = v, day end
     end
   end
@@ -109,10 +121,11 @@ def index_exchange_lua(layout: StoreLayout, buckets: int) -> tuple[list[str], li
         "local day_buckets = redis.call('HGET', days_key, day)",
         "local new_day = not day_buckets",
         f"if new_day then day_buckets = {buckets} end",
+        "local index_h, index_field = index_hash(tx_id)",
         "local index_key = string.sub(days_key, 1, -5) .. day .. ':' .. "
-        "(index_hash(tx_id) % tonumber(day_buckets))",
+        "(index_h % tonumber(day_buckets))",
         "local known = 0",
-        "if not new_day then known = redis.call('HEXISTS', index_key, tx_id) end",
+        "if not new_day then known = redis.call('HEXISTS', index_key, index_field) end",
     ]
     write = [
         "  if new_day then",
@@ -123,7 +136,7 @@ def index_exchange_lua(layout: StoreLayout, buckets: int) -> tuple[list[str], li
         "    end",
         f"    redis.call('PEXPIRE', days_key, {keep * US_PER_DAY // 1000})",
         "  end",
-        "  redis.call('HSET', index_key, tx_id, ARGV[3])",
+        "  redis.call('HSET', index_key, index_field, ARGV[3])",
         "  redis.call('PEXPIRE', index_key, math.floor(((day + 1) * DAY - t) / 1000) + "
         f"{layout.index_retention_us // 1000 + 86_400_000})",
     ]

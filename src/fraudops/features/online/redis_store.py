@@ -21,8 +21,8 @@ from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.redis_index import (
     DEFAULT_INDEX_BUCKETS,
     KNOWS_LUA,
-    bucket_of,
     day_ttl_ms,
+    index_slot,
     index_value,
     keep_days,
     label_lua,
@@ -225,8 +225,10 @@ class RedisOnlineStore(OnlineStore):
         replies = pipe.execute()[len(ordered) : 2 * len(ordered)]
         return {day: int(count) for day, count in zip(ordered, replies, strict=True)}
 
-    def _index_key(self, tx_id: str, day: int, buckets: int) -> str:
-        return f"{self._ns}idx:{day}:{bucket_of(tx_id, buckets)}"
+    def _index_entry(self, tx_id: str, day: int, buckets: int) -> tuple[str, bytes]:
+        """The hash holding a transaction id of ``day`` and its field there."""
+        bucket, field = index_slot(tx_id, buckets)
+        return f"{self._ns}idx:{day}:{bucket}", field
 
     def _load_index(self, data: BackfillData, batch: int) -> None:
         """The ids of a bulk load, grouped into their day hashes (one ``HSET`` each)."""
@@ -234,12 +236,13 @@ class RedisOnlineStore(OnlineStore):
             return
         tracked = [e.frauds for e in self.layout.entities]
         counts = self._day_buckets({t // US_PER_DAY for _, t, _ in data.index})
-        hashes: dict[tuple[int, str], dict[str, bytes]] = {}
+        hashes: dict[tuple[int, str], dict[bytes, bytes]] = {}
         for tx_id, t, keys in data.index:
             day = t // US_PER_DAY
             fraud_ids = [key for key, frauds in zip(keys, tracked, strict=True) if frauds]
             entry = index_value(t, fraud_ids)
-            hashes.setdefault((day, self._index_key(tx_id, day, counts[day])), {})[tx_id] = entry
+            key, field = self._index_entry(tx_id, day, counts[day])
+            hashes.setdefault((day, key), {})[field] = entry
         pipe = self.client.pipeline(transaction=False)
         for n, ((day, key), mapping) in enumerate(hashes.items(), 1):
             ttl = day_ttl_ms(self.layout, day, data.now_us)
@@ -265,7 +268,7 @@ class RedisOnlineStore(OnlineStore):
         asked = [(tx, t // US_PER_DAY) for tx, t in ids if t // US_PER_DAY in listed]
         pipe = self._raw.pipeline(transaction=False)
         for tx_id, day in asked:
-            pipe.hexists(self._index_key(tx_id, day, listed[day]), tx_id)
+            pipe.hexists(*self._index_entry(tx_id, day, listed[day]))
         return {tx for (tx, _), hit in zip(asked, pipe.execute(), strict=True) if hit}
 
     def _load_times(
