@@ -285,27 +285,9 @@ def memory_state_size(
     return result
 
 
-def redis_state_size(
-    url: str, cards: int, mean_tx: float, with_index: bool, seed: int, index_buckets: int
-) -> dict[str, Any]:
-    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind; the
-    index in ``index_buckets`` hashes a day (0: one per 64 transactions a day)."""
-    import redis
-
-    if index_buckets == 0:
-        index_buckets = max(1, math.ceil(cards * mean_tx / STATE_DAYS / 64))
-    try:
-        store = open_online_store(url, index_buckets=index_buckets)
-    except TypeError:  # a store before the index took a bucket count
-        store = open_online_store(url)
-    engine = OnlineFeatureEngine(store)
-    store.clear()
-    indexed = [0]
-    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed, indexed=indexed):
-        pass
-    client = redis.Redis.from_url(url)
-    namespace = f"fraudops:{engine.layout.namespace}:"
-    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
+def key_kinds(client: Any, namespace: str) -> tuple[int, dict[str, int]]:
+    """The store's keys under ``namespace``: their count and ``MEMORY USAGE`` per kind
+    (card, terminal_merchant, idx, pending)."""
     kinds: dict[str, int] = {}
     keys = 0
     batch: list[bytes] = []
@@ -328,6 +310,31 @@ def redis_state_size(
         if len(batch) >= 10_000:
             measure_batch()
     measure_batch()
+    return keys, kinds
+
+
+def redis_state_size(
+    url: str, cards: int, mean_tx: float, with_index: bool, seed: int, index_buckets: int
+) -> dict[str, Any]:
+    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind; the
+    index in ``index_buckets`` hashes a day (0: one per 64 transactions a day)."""
+    import redis
+
+    if index_buckets == 0:
+        index_buckets = max(1, math.ceil(cards * mean_tx / STATE_DAYS / 64))
+    try:
+        store = open_online_store(url, index_buckets=index_buckets)
+    except TypeError:  # a store before the index took a bucket count
+        store = open_online_store(url)
+    engine = OnlineFeatureEngine(store)
+    store.clear()
+    indexed = [0]
+    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed, indexed=indexed):
+        pass
+    client = redis.Redis.from_url(url)
+    namespace = f"fraudops:{engine.layout.namespace}:"
+    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
+    keys, kinds = key_kinds(client, namespace)
     total = sum(kinds.values())
     index = kinds.get("idx", 0) + kinds.get("pending", 0)
     result: dict[str, Any] = {

@@ -5,7 +5,7 @@ Ids are kept in small hashes, one per UTC day of the transaction's time and per 
 ids, ``<ns>idx:<day>:<bucket>``: field 8 bytes of the id's SHA-1 (bytes 5-12; the bucket is
 bytes 1-4 modulo the day's bucket count), value 5 bytes of microseconds since the day's
 start then the fraud-tracking entity keys separated by ``\\x1f``. Kept well under the server's
-``hash-max-listpack-entries`` (128 by default) and ``hash-max-listpack-value`` (64 bytes),
+``hash-max-listpack-entries`` (512 by default) and ``hash-max-listpack-value`` (64 bytes),
 a hash is one listpack: ~2 bytes of overhead per field and value instead of a key, an
 object and a dict entry per transaction. A whole day's hashes expire together, the
 retention plus one day after the day ends. The entity keys must stay short: past 64 bytes
@@ -38,8 +38,10 @@ from fraudops.features.online.layout import StoreLayout
 from fraudops.features.online.times import US_PER_DAY
 
 # Sizing: a day's transactions spread over the day's buckets; keep the mean well under the
-# server's hash-max-listpack-entries (128 by default) so peak days stay compact: about
-# one bucket per 64 transactions a day (1,024 buckets: up to ~65,000 transactions a day).
+# server's hash-max-listpack-entries (512 by default) so peak days stay compact. About one
+# bucket per 64 transactions a day costs least per id (fewer ids leave the hash's key and
+# allocator rounding to fewer ids; more make each lookup scan more): 1,024 buckets suit
+# ~65,000 transactions a day and stay listpacks up to ~300,000 a day.
 DEFAULT_INDEX_BUCKETS = 1024
 _OFFSET = struct.Struct("<Q")  # microseconds since the day's start: 5 bytes kept (< 2**37)
 OFFSET_BYTES = 5
