@@ -103,9 +103,9 @@ class Settings(BaseSettings):
     online_index_buckets: int = Field(
         1024,
         ge=1,
-        description="Redis online store: hashes per day of the transaction-id index; about "
-        "one per 64 transactions a day keeps each hash compact (a listpack). A day keeps the "
-        "count it started with.",
+        description="Redis online store: hashes of the transaction-id index's first day "
+        "(about one per 64 transactions a day keeps each hash a compact listpack); later "
+        "days, and days bulk-loaded, are sized from the volume the index holds.",
     )
     online_store_probe_seconds: float = Field(
         1.0, gt=0, description="How often an unreachable online store is probed."

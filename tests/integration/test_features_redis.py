@@ -139,7 +139,8 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     # feature): their day's hash expires that long plus a day after the day's end
     horizon_ms = max_retention().total_seconds() * 1000
     day, offset = divmod(to_epoch_us(later), US_PER_DAY)
-    bucket, field = index_slot("late", store.index_buckets)
+    buckets = int(client.hget(f"{store._ns}idx:days", str(day)))  # the day's own count
+    bucket, field = index_slot("late", buckets)
     index_key = f"{store._ns}idx:{day}:{bucket}"
     assert store._raw.hexists(index_key, field)
     rest_of_day_ms = (US_PER_DAY - offset) // 1000

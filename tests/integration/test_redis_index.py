@@ -33,7 +33,8 @@ def prefix(redis_server: str) -> Iterator[str]:
 def test_index_hashes_are_listpacks_and_labels_find_older_days(
     redis_server: str, prefix: str
 ) -> None:
-    # ~510 transactions a day over 12 days: 8 buckets a day hold ~64 ids each
+    # ~510 transactions a day over 12 days: sized, ~8 buckets a day of ~64 ids each
+    # (configured for 1,024 a day: that count serves only a first day with no volume known)
     transactions = generate(SimulationConfig(customers=300, days=12, seed=5)).sort(
         "timestamp", "transaction_id"
     )
@@ -41,17 +42,17 @@ def test_index_hashes_are_listpacks_and_labels_find_older_days(
     assert start is not None
     history = transactions.filter(pl.col("timestamp") < start + timedelta(days=10))
     live = transactions.slice(history.height)
-    store = RedisOnlineStore(redis_server, prefix=prefix, index_buckets=8)
+    store = RedisOnlineStore(redis_server, prefix=prefix, index_buckets=1024)
     engine = OnlineFeatureEngine(store)
     engine.backfill(history, label_feed_from_transactions(history))  # bulk: load()
     replay(engine, live)  # live: the per-transaction script
 
     client = redis.Redis.from_url(redis_server, decode_responses=True)
     index_keys = list(client.scan_iter(match=f"{store._ns}idx:*", count=1000))
-    hashes = [key for key in index_keys if not key.endswith(":days")]
+    hashes = [key for key in index_keys if not key.endswith((":days", ":count"))]
     days = {int(key.split(":")[-2]) for key in hashes}
     assert len(days) >= 12
-    assert len(hashes) <= 8 * len(days)
+    assert len(hashes) <= 10 * len(days)
     sizes = [client.hlen(key) for key in hashes]
     assert sum(sizes) == transactions.height  # every id once
     assert sum(sizes) / len(sizes) > 40
@@ -77,15 +78,15 @@ def test_index_hashes_are_listpacks_and_labels_find_older_days(
     client.close()
 
 
-def test_replicas_with_other_bucket_counts_agree_per_day(redis_server: str, prefix: str) -> None:
+def test_each_day_keeps_its_bucket_count(redis_server: str, prefix: str) -> None:
     base = {"card_id": "c1", "merchant_id": "m1", "terminal_id": "t1", "amount": 5.0}
     first = {**base, "transaction_id": "a", "timestamp": "2026-03-01T10:00:00+00:00"}
     second = {**base, "transaction_id": "b", "timestamp": "2026-03-03T10:00:00+00:00"}
     eight = RedisOnlineStore(redis_server, prefix=prefix, index_buckets=8)
     three = RedisOnlineStore(redis_server, prefix=prefix, index_buckets=3)
     engines = OnlineFeatureEngine(eight), OnlineFeatureEngine(three)
-    engines[0].process(first)  # its day is listed with 8 buckets
-    engines[1].process(second)  # this one with 3
+    engines[0].process(first)  # the first day listed: the configured 8 buckets
+    engines[1].process(second)  # sized from the busiest day held (1 id): 1 bucket
 
     def rows() -> int:
         card_key, _ = eight._entity_keys(eight.layout.entities[0], "c1")
@@ -103,7 +104,8 @@ def test_replicas_with_other_bucket_counts_agree_per_day(redis_server: str, pref
     assert rows() == 2
     listed = eight.client.hgetall(f"{eight._ns}idx:days")
     day = to_epoch_us(first["timestamp"]) // US_PER_DAY
-    assert listed == {str(day): "8", str(day + 2): "3"}
+    assert listed == {str(day): "8", str(day + 2): "1"}
+    assert eight.client.hgetall(f"{eight._ns}idx:count") == {str(day): "1", str(day + 2): "1"}
     assert engines[1].ingest_label("a", 1, "2026-03-04T00:00:00+00:00") is True
     eight.close()
     three.close()

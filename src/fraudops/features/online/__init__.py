@@ -71,8 +71,8 @@ def open_online_store(
     """``memory://`` (this process) or ``redis://host:port/db`` (shared); a networked store
     gives up on a call after ``timeout_seconds`` without retrying when it is given (the
     API's setting: a payment cannot wait), else uses its client's defaults.
-    ``index_buckets``: Redis hashes per day of the transaction-id index
-    (:mod:`.redis_index`; about one per 64 transactions a day)."""
+    ``index_buckets``: Redis hashes of the transaction-id index's first day
+    (:mod:`.redis_index`; later days get one per 64 ids of the busiest day held)."""
     if uri.startswith("memory://") or uri == "memory":
         return MemoryOnlineStore()
     if uri.startswith(("redis://", "rediss://", "unix://")):

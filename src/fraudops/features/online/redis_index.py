@@ -20,8 +20,8 @@ look like a retry (scored, not added) or give a label to the other transaction; 
 entries themselves keep the exact id.
 
 ``<ns>idx:days`` lists the days the index holds (field: day number, value: that day's
-bucket count, fixed by the first transaction of the day, so replicas configured with
-another count, or a count changed between days, still agree). A retry carries its
+bucket count, fixed when the day is first listed, so every replica agrees), and
+``<ns>idx:count`` their id counts, which size the next day. A retry carries its
 transaction's time, so the per-transaction script checks one hash; a label probes every
 listed day (one ``HGET`` each) in one script call. Days older than the index retention
 plus two days before a newly listed day leave the list (event time, like the rest of the
@@ -37,12 +37,15 @@ import struct
 from fraudops.features.online.layout import StoreLayout
 from fraudops.features.online.times import US_PER_DAY
 
-# Sizing: a day's transactions spread over the day's buckets; keep the mean well under the
-# server's hash-max-listpack-entries (512 by default) so peak days stay compact. About one
-# bucket per 64 transactions a day costs least per id (fewer ids leave the hash's key and
-# allocator rounding to fewer ids; more make each lookup scan more): 1,024 buckets suit
-# ~65,000 transactions a day and stay listpacks up to ~300,000 a day.
+# Sizing: a day's ids spread over its buckets; the mean must stay well under the server's
+# hash-max-listpack-entries (512 by default) for peak days to stay compact, and about 64
+# ids a hash costs least per id (fewer leave the key and the allocator's rounding to fewer
+# ids; more make each lookup scan more). A new day gets one bucket per 64 ids of the
+# busiest day held (a bulk load: per 64 ids of the day loaded); only the first day of an
+# empty index uses the configured count (1,024: ~65,000 ids a day, listpacks up to
+# ~300,000).
 DEFAULT_INDEX_BUCKETS = 1024
+IDS_PER_BUCKET = 64
 _OFFSET = struct.Struct("<Q")  # microseconds since the day's start: 5 bytes kept (< 2**37)
 OFFSET_BYTES = 5
 
@@ -119,10 +122,18 @@ def index_exchange_lua(layout: StoreLayout, buckets: int) -> tuple[list[str], li
     keep = keep_days(layout)
     lookup = [
         "local days_key = KEYS[#KEYS - 1]",
+        "local count_key = string.sub(days_key, 1, -5) .. 'count'",
         "local day = math.floor(t / DAY)",
         "local day_buckets = redis.call('HGET', days_key, day)",
         "local new_day = not day_buckets",
-        f"if new_day then day_buckets = {buckets} end",
+        "if new_day then",  # sized for the busiest day held, else the configured count
+        "  local busiest = 0",
+        "  for _, n in ipairs(redis.call('HVALS', count_key)) do",
+        "    if tonumber(n) > busiest then busiest = tonumber(n) end",
+        "  end",
+        f"  day_buckets = {buckets}",
+        f"  if busiest > 0 then day_buckets = math.ceil(busiest / {IDS_PER_BUCKET}) end",
+        "end",
         "local index_h, index_field = index_hash(tx_id)",
         "local index_key = string.sub(days_key, 1, -5) .. day .. ':' .. "
         "(index_h % tonumber(day_buckets))",
@@ -131,13 +142,18 @@ def index_exchange_lua(layout: StoreLayout, buckets: int) -> tuple[list[str], li
     ]
     write = [
         "  if new_day then",
-        f"    redis.call('HSET', days_key, day, {buckets})",
+        "    redis.call('HSET', days_key, day, day_buckets)",
         "    local listed = redis.call('HKEYS', days_key)",
         "    for _, d in ipairs(listed) do",
-        f"      if tonumber(d) < day - {keep} then redis.call('HDEL', days_key, d) end",
+        f"      if tonumber(d) < day - {keep} then",
+        "        redis.call('HDEL', days_key, d)",
+        "        redis.call('HDEL', count_key, d)",
+        "      end",
         "    end",
         f"    redis.call('PEXPIRE', days_key, {keep * US_PER_DAY // 1000})",
+        f"    redis.call('PEXPIRE', count_key, {keep * US_PER_DAY // 1000})",
         "  end",
+        "  redis.call('HINCRBY', count_key, day, 1)",
         "  redis.call('HSET', index_key, index_field, ARGV[3])",
         "  redis.call('PEXPIRE', index_key, math.floor(((day + 1) * DAY - t) / 1000) + "
         f"{layout.index_retention_us // 1000 + 86_400_000})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -20,6 +21,7 @@ from fraudops.features.online.lua import BUCKET_US, exchange_lua
 from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.redis_index import (
     DEFAULT_INDEX_BUCKETS,
+    IDS_PER_BUCKET,
     KNOWS_LUA,
     day_ttl_ms,
     index_slot,
@@ -48,7 +50,8 @@ class RedisOnlineStore(OnlineStore):
     version never reads state written under another one. Event-time trimming bounds each
     key; a wall-clock expiry removes keys of entities that stop transacting. The label
     script builds key names from the index, so use a single Redis (not Redis Cluster).
-    ``index_buckets``: hashes per day of the transaction-id index (:mod:`.redis_index`).
+    ``index_buckets``: hashes of the transaction-id index's first day (:mod:`.redis_index`;
+    later days are sized from the volume held).
     """
 
     def __init__(
@@ -212,16 +215,22 @@ class RedisOnlineStore(OnlineStore):
             flush()
         flush(force=True)
 
-    def _day_buckets(self, days: set[int]) -> dict[int, int]:
-        """The bucket count of each day, listing with this store's count the days not
-        listed yet (a day keeps the count it was first listed with)."""
-        ordered = sorted(days)
+    def _day_buckets(self, ids: dict[int, int]) -> dict[int, int]:
+        """The bucket count of each day loaded (``ids``: day -> ids loaded), listing each
+        new day with one bucket per ``IDS_PER_BUCKET`` of its ids (a listed day keeps its
+        count), and adding the ids to the day counts."""
+        ordered = sorted(ids)
+        count_key = f"{self._ns}idx:count"
+        ttl = keep_days(self.layout) * US_PER_DAY // 1000
         pipe = self.client.pipeline(transaction=False)
         for day in ordered:
-            pipe.hsetnx(self._days_key, str(day), str(self.index_buckets))
+            pipe.hsetnx(self._days_key, str(day), str(-(-ids[day] // IDS_PER_BUCKET)))
         for day in ordered:
             pipe.hget(self._days_key, str(day))
-        pipe.pexpire(self._days_key, keep_days(self.layout) * US_PER_DAY // 1000)
+        for day in ordered:
+            pipe.hincrby(count_key, str(day), ids[day])
+        pipe.pexpire(self._days_key, ttl)
+        pipe.pexpire(count_key, ttl)
         replies = pipe.execute()[len(ordered) : 2 * len(ordered)]
         return {day: int(count) for day, count in zip(ordered, replies, strict=True)}
 
@@ -235,7 +244,7 @@ class RedisOnlineStore(OnlineStore):
         if not data.index:
             return
         tracked = [e.frauds for e in self.layout.entities]
-        counts = self._day_buckets({t // US_PER_DAY for _, t, _ in data.index})
+        counts = self._day_buckets(Counter(t // US_PER_DAY for _, t, _ in data.index))
         hashes: dict[tuple[int, str], dict[bytes, bytes]] = {}
         for tx_id, t, keys in data.index:
             day = t // US_PER_DAY
