@@ -328,8 +328,9 @@ def key_kinds(client: Any, namespace: str) -> tuple[int, dict[str, int]]:
 def redis_state_size(
     url: str, cards: int, mean_tx: float, with_index: bool, seed: int, index_buckets: int
 ) -> dict[str, Any]:
-    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind; the
-    index in ``index_buckets`` hashes a day (0: one per 64 transactions a day)."""
+    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind. The
+    store is configured with ``index_buckets`` (0: one per 64 transactions a day; a bulk
+    load sizes each day it lists from that day's ids anyway)."""
     import redis
 
     if index_buckets == 0:
@@ -347,12 +348,15 @@ def redis_state_size(
     namespace = f"fraudops:{engine.layout.namespace}:"
     namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
     keys, kinds = key_kinds(client, namespace)
+    counts = [int(c) for c in client.hvals(f"{namespace}idx:days") or []]
+    listed = round(sum(counts) / len(counts), 1) if counts else None
     total = sum(kinds.values())
     index = kinds.get("idx", 0) + kinds.get("pending", 0)
     result: dict[str, Any] = {
         "cards": cards,
         "keys": keys,
-        "index_buckets_per_day": index_buckets,
+        "index_buckets_configured": index_buckets,
+        "index_buckets_per_day": listed,
         "index_loaded": with_index,
         "bytes_per_card": round(total / cards),
         "card_state_bytes_per_card": round(kinds.get("card", 0) / cards),
