@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -95,6 +96,15 @@ def measure(
         cpu[k] = cpu_clock() - begin_cpu
         wall[k] = clock() - begin
     ms, cpu_ms = wall / 1e6, cpu / 1e6
+    # fraud labels for transactions of the whole history (found through the id index)
+    labelled = history.sample(n=min(1_000, history.height), seed=0)["transaction_id"].to_list()
+    reported = live[-1]["timestamp"]
+    label_wall = np.empty(len(labelled))
+    for k, tx_id in enumerate(labelled):
+        begin = clock()
+        engine.ingest_label(tx_id, 1, reported)
+        label_wall[k] = clock() - begin
+    label_ms = label_wall / 1e6
     store.clear()
     return {
         "transactions": int(ms.size),
@@ -107,6 +117,9 @@ def measure(
         "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 4),
         "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 4),
         "backfill_seconds": round(backfill_seconds, 2),
+        "labels": len(labelled),
+        "label_p50_ms": round(float(np.percentile(label_ms, 50)), 4),
+        "label_p99_ms": round(float(np.percentile(label_ms, 99)), 4),
     }
 
 
@@ -182,9 +195,11 @@ def load_synthetic(
     with_index: bool,
     seed: int,
     chunk: int = 50_000,
+    indexed: list[int] | None = None,
 ) -> Iterator[str]:
     """Load the synthetic state through ``store.load`` in chunks of cards, in three passes
-    (card state, terminal and merchant state, index); yields each pass's name once loaded."""
+    (card state, terminal and merchant state, index); yields each pass's name once loaded.
+    ``indexed`` (a one-item list) is increased by the number of transaction ids indexed."""
     from fraudops.features.online.backfill import backfill_data
 
     layout = engine.layout
@@ -201,6 +216,8 @@ def load_synthetic(
                     data.entries[slot], data.frauds[slot] = {}, {}
             if phase != "index":
                 data.index, data.pending = [], {}
+            elif indexed is not None:
+                indexed[0] += len(data.index)
             engine.store.load(data)
             del data, history
         yield phase
@@ -280,20 +297,9 @@ def memory_state_size(
     return result
 
 
-def redis_state_size(
-    url: str, cards: int, mean_tx: float, with_index: bool, seed: int
-) -> dict[str, Any]:
-    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind."""
-    import redis
-
-    store = open_online_store(url)
-    engine = OnlineFeatureEngine(store)
-    store.clear()
-    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed):
-        pass
-    client = redis.Redis.from_url(url)
-    namespace = f"fraudops:{engine.layout.namespace}:"
-    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
+def key_kinds(client: Any, namespace: str) -> tuple[int, dict[str, int]]:
+    """The store's keys under ``namespace``: their count and ``MEMORY USAGE`` per kind
+    (card, terminal_merchant, idx, pending)."""
     kinds: dict[str, int] = {}
     keys = 0
     batch: list[bytes] = []
@@ -316,16 +322,51 @@ def redis_state_size(
         if len(batch) >= 10_000:
             measure_batch()
     measure_batch()
+    return keys, kinds
+
+
+def redis_state_size(
+    url: str, cards: int, mean_tx: float, with_index: bool, seed: int, index_buckets: int
+) -> dict[str, Any]:
+    """``MEMORY USAGE`` summed over every key the Redis store wrote, per key kind. The
+    store is configured with ``index_buckets`` (0: one per 64 transactions a day; a bulk
+    load sizes each day it lists from that day's ids anyway)."""
+    import redis
+
+    if index_buckets == 0:
+        index_buckets = max(1, math.ceil(cards * mean_tx / STATE_DAYS / 64))
+    try:
+        store = open_online_store(url, index_buckets=index_buckets)
+    except TypeError:  # a store before the index took a bucket count
+        store = open_online_store(url)
+    engine = OnlineFeatureEngine(store)
+    store.clear()
+    indexed = [0]
+    for _ in load_synthetic(engine, cards, mean_tx, with_index, seed, indexed=indexed):
+        pass
+    client = redis.Redis.from_url(url)
+    namespace = f"fraudops:{engine.layout.namespace}:"
+    namespace += f"{STATE_FORMAT}:" if STATE_FORMAT else ""
+    keys, kinds = key_kinds(client, namespace)
+    counts = [int(c) for c in client.hvals(f"{namespace}idx:days") or []]
+    listed = round(sum(counts) / len(counts), 1) if counts else None
     total = sum(kinds.values())
     index = kinds.get("idx", 0) + kinds.get("pending", 0)
     result: dict[str, Any] = {
         "cards": cards,
         "keys": keys,
+        "index_buckets_configured": index_buckets,
+        "index_buckets_per_day": listed,
         "index_loaded": with_index,
         "bytes_per_card": round(total / cards),
         "card_state_bytes_per_card": round(kinds.get("card", 0) / cards),
         "terminal_merchant_bytes_per_card": round(kinds.get("terminal_merchant", 0) / cards),
         "index_bytes_per_card": round(index / cards) if with_index else None,
+        "index_ids": indexed[0],
+        "index_bytes_per_transaction": round(kinds.get("idx", 0) / indexed[0], 1)
+        if indexed[0]
+        else None,
+        "pending_bytes_per_card": round(kinds.get("pending", 0) / cards),
         "used_memory_mb": round(int(client.info("memory")["used_memory"]) / 2**20),
     }
     store.clear()
@@ -339,12 +380,15 @@ def state_sizes(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     for cards in [int(c) for c in args.state_cards.split(",") if c]:
         with_index = cards <= args.state_index_cards
         traced = cards <= args.traced_cards
-        sizes["memory"].append(
-            memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
-        )
-        if url:
+        if "memory" in args.state_stores:
+            sizes["memory"].append(
+                memory_state_size(cards, args.tx_per_card, with_index, args.seed, traced)
+            )
+        if url and "redis" in args.state_stores:
             sizes["redis"].append(
-                redis_state_size(url, cards, args.tx_per_card, with_index, args.seed)
+                redis_state_size(
+                    url, cards, args.tx_per_card, with_index, args.seed, args.index_buckets
+                )
             )
     return sizes
 
@@ -360,6 +404,12 @@ def main() -> None:
     parser.add_argument("--tx-per-card", type=float, default=40.0)
     parser.add_argument("--traced-cards", type=int, default=20_000, help="tracemalloc up to")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--index-buckets", type=int, default=0, help="Redis index hashes a day (0: sized)"
+    )
+    parser.add_argument(
+        "--state-stores", default="memory,redis", help="which stores' state to measure"
+    )
     args = parser.parse_args()
     if args.skip_latency:
         with redis_url(args.redis_url) as url:

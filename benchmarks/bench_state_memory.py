@@ -5,8 +5,9 @@
 HOME is a FRAUDOPS_HOME with stored transactions under HOME/data/raw. The script warms an
 empty online store the way `fraudops serve --warm-from` does (the spec's look-back), first
 the in-process memory store (resident memory before and after, in this process), then a
-throw-away `redis-server` on loopback (its `used_memory` before and after), and divides by
-the cards warmed. Last line: JSON.
+throw-away `redis-server` on loopback (its `used_memory` before and after, and `MEMORY
+USAGE` per key kind: card, terminal and merchant, transaction-id index, pending labels),
+and divides by the cards warmed. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args()
     import polars as pl
+    from bench_online_features import STATE_FORMAT, key_kinds
 
     from fraudops.config import Settings
     from fraudops.data import store
@@ -95,12 +97,15 @@ def main() -> None:
                     time.sleep(0.1)
             empty = int(client.info("memory")["used_memory"])
             url = f"redis://127.0.0.1:{port}/0"
-            warm_online_store(
-                OnlineFeatureEngine(RedisOnlineStore(url)), settings, raw, WARM_UP_DAYS
-            )
+            engine = OnlineFeatureEngine(RedisOnlineStore(url))
+            warm_online_store(engine, settings, raw, WARM_UP_DAYS)
             used = int(client.info("memory")["used_memory"]) - empty
             result["redis_mb"] = round(used / 2**20, 1)
             result["redis_kb_per_card"] = round(used / cards / 1024, 1)
+            namespace = f"fraudops:{engine.layout.namespace}:{STATE_FORMAT}:"
+            result["redis_keys"], kinds = key_kinds(client, namespace)
+            for kind, size in sorted(kinds.items()):
+                result[f"redis_{kind}_bytes_per_card"] = round(size / cards)
         finally:
             server.terminate()
             server.wait(10)

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="The API gives up on an online store call after this long, without "
         "retrying, and answers degraded (CLI commands keep the client's defaults).",
     )
+    online_index_buckets: int = Field(
+        1024,
+        ge=1,
+        description="Redis online store: hashes of the transaction-id index's first day "
+        "(about one per 64 transactions a day keeps each hash a compact listpack); later "
+        "days, and days bulk-loaded, are sized from the volume the index holds.",
+    )
     online_store_probe_seconds: float = Field(
         1.0, gt=0, description="How often an unreachable online store is probed."
     )

@@ -15,6 +15,8 @@ from fraudops.data.generate import SimulationConfig, generate
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import OnlineFeatureEngine, RedisOnlineStore
 from fraudops.features.online.packed import HEADER
+from fraudops.features.online.redis_index import index_slot
+from fraudops.features.online.times import US_PER_DAY, to_epoch_us
 from fraudops.features.spec import feature_names, max_retention
 from fraudops.schema import label_feed_from_transactions
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 NAMES = feature_names()
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+DAY_MS = 86_400_000
 
 
 def fresh_store(url: str) -> RedisOnlineStore:
@@ -132,9 +135,20 @@ def test_state_is_trimmed_and_expires(store: RedisOnlineStore) -> None:
     assert HEADER.unpack_from(store._raw.get(card_key))[0] == 1  # only the latest
     ttl_ms = client.pttl(card_key)
     assert 0 < ttl_ms <= 30 * 86_400_000 + 1
-    # ids are kept for the spec's longest look-back: past it a label changes no feature
-    horizon = max_retention()
-    assert 0 < client.pttl(f"{store._ns}idx:late") <= horizon.total_seconds() * 1000 + 1
+    # ids are kept at least the spec's longest look-back (past it a label changes no
+    # feature): their day's hash expires that long plus a day after the day's end
+    horizon_ms = max_retention().total_seconds() * 1000
+    day, offset = divmod(to_epoch_us(later), US_PER_DAY)
+    buckets = int(client.hget(f"{store._ns}idx:days", str(day)))  # the day's own count
+    bucket, field = index_slot("late", buckets)
+    index_key = f"{store._ns}idx:{day}:{bucket}"
+    assert store._raw.hexists(index_key, field)
+    rest_of_day_ms = (US_PER_DAY - offset) // 1000
+    assert (
+        horizon_ms + DAY_MS - 60_000
+        < client.pttl(index_key)
+        <= (horizon_ms + DAY_MS + rest_of_day_ms)
+    )
 
 
 def test_labels_for_unknown_transactions(store: RedisOnlineStore) -> None:

@@ -222,7 +222,11 @@ def _open_store(state: AppState) -> OnlineStore:
     """The configured online store; a networked one behind a circuit breaker, so an outage
     degrades answers instead of failing them."""
     settings = state.settings
-    store = open_online_store(settings.online_store_uri, settings.online_store_timeout_seconds)
+    store = open_online_store(
+        settings.online_store_uri,
+        settings.online_store_timeout_seconds,
+        settings.online_index_buckets,
+    )
     if not store.failures:
         return store
     metrics = state.metrics

@@ -24,8 +24,8 @@ transaction reads and updates all of its state atomically).
 
 Modules: :mod:`.times` (epoch microseconds), :mod:`.layout` (what each entity's state
 holds, derived from the spec), :mod:`.store` (the backend interface), :mod:`.memory`,
-:mod:`.redis_store` and :mod:`.lua` (the backends), :mod:`.packed` (the compact encoding of
-an entity's entries both backends keep), :mod:`.blocks` and :mod:`.engine`
+:mod:`.redis_store`, :mod:`.lua` and :mod:`.redis_index` (the backends), :mod:`.packed`
+(the compact encoding of an entity's entries both backends keep), :mod:`.blocks` and :mod:`.engine`
 (features compiled from the spec), :mod:`.backfill` (warm start from history).
 """
 
@@ -42,6 +42,7 @@ from fraudops.features.online.layout import (
     build_layout,
 )
 from fraudops.features.online.memory import MemoryOnlineStore
+from fraudops.features.online.redis_index import DEFAULT_INDEX_BUCKETS
 from fraudops.features.online.redis_store import RedisOnlineStore
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import to_epoch_us
@@ -64,12 +65,16 @@ __all__ = [
 ]
 
 
-def open_online_store(uri: str, timeout_seconds: float | None = None) -> OnlineStore:
+def open_online_store(
+    uri: str, timeout_seconds: float | None = None, index_buckets: int = DEFAULT_INDEX_BUCKETS
+) -> OnlineStore:
     """``memory://`` (this process) or ``redis://host:port/db`` (shared); a networked store
     gives up on a call after ``timeout_seconds`` without retrying when it is given (the
-    API's setting: a payment cannot wait), else uses its client's defaults."""
+    API's setting: a payment cannot wait), else uses its client's defaults.
+    ``index_buckets``: Redis hashes of the transaction-id index's first day
+    (:mod:`.redis_index`; later days get one per 64 ids of the busiest day held)."""
     if uri.startswith("memory://") or uri == "memory":
         return MemoryOnlineStore()
     if uri.startswith(("redis://", "rediss://", "unix://")):
-        return RedisOnlineStore(uri, timeout_seconds=timeout_seconds)
+        return RedisOnlineStore(uri, timeout_seconds=timeout_seconds, index_buckets=index_buckets)
     raise ValueError(f"unknown online store URI {uri!r}: use memory:// or redis://host:port/db")

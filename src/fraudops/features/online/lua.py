@@ -1,8 +1,10 @@
-"""The Redis store's Lua scripts: one per transaction (generated per layout), one per label."""
+"""The Redis store's per-transaction Lua script (generated per layout); the index and
+label scripts are in :mod:`.redis_index`."""
 
 from __future__ import annotations
 
 from fraudops.features.online.layout import StoreLayout
+from fraudops.features.online.redis_index import INDEX_LUA, index_exchange_lua
 from fraudops.features.online.times import US_PER_DAY
 
 # Counts-only entities (terminals, merchants) keep their transaction times in buckets of
@@ -10,12 +12,13 @@ from fraudops.features.online.times import US_PER_DAY
 BUCKET_US = US_PER_DAY
 
 
-def exchange_lua(layout: StoreLayout) -> str:
+def exchange_lua(layout: StoreLayout, index_buckets: int) -> str:
     """The per-transaction script for one layout, with its constants written in.
 
     KEYS: per entity its entries (a packed value, :mod:`.packed`, for an entity with
     per-transaction features; else a hash of day buckets, see ``TIMES_LUA``) and its fraud
-    hash when it tracks frauds, then the transaction index key and the pending-label key.
+    hash when it tracks frauds, then the index's day list (:mod:`.redis_index`; the
+    script builds the name of the transaction's index hash) and the pending-label key.
     ARGV: ts (µs), tx_id, index value, then one member per entity (the new row's packed
     numbers and flags then its strings, each ended by ``\x1f``; or the transaction id). The
     reply is flat strings (known flag, then per entity: packed value or '', rows to skip or
@@ -24,16 +27,17 @@ def exchange_lua(layout: StoreLayout) -> str:
     """
     packed = any(entity.entries for entity in layout.entities)
     counted = not all(entity.entries for entity in layout.entities)
+    index_lookup, index_write = index_exchange_lua(layout, index_buckets)
     lines = [
+        INDEX_LUA,
         *([PACKED_LUA] if packed else []),
         *([TIMES_LUA.replace("BUCKET_US", str(BUCKET_US))] if counted else []),
         "local t = tonumber(ARGV[1])",
         "local ts = ARGV[1]",
         "local tx_id = ARGV[2]",
         "local RS = '\\30'",
-        "local index_key = KEYS[#KEYS - 1]",
         "local pending_key = KEYS[#KEYS]",
-        "local known = redis.call('EXISTS', index_key)",
+        *index_lookup,
         "local out = {tostring(known)}",
         "local parts, all, limit",
     ]
@@ -111,42 +115,11 @@ def exchange_lua(layout: StoreLayout) -> str:
         "    redis.call('DEL', pending_key)",
         "  end",
         *writes,
-        f"  redis.call('SET', index_key, ARGV[3], 'PX', {layout.index_retention_us // 1000 + 1})",
+        *index_write,
         "end",
         "return out",
     ]
     return "\n".join(lines) + "\n"
-
-
-LABEL_LUA = """
--- KEYS: index key, pending key. ARGV: reported_at us, tx_id, pending ttl ms, fraud ttl ms
-local entry = redis.call('GET', KEYS[1])
-if not entry then
-  local current = redis.call('GET', KEYS[2])
-  if (not current) or tonumber(ARGV[1]) < tonumber(current) then
-    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-  end
-  return 0
-end
-local parts = {}
-for part in string.gmatch(entry, '[^\\31]+') do parts[#parts + 1] = part end
-local ts = parts[1]
-local known_at = ARGV[1]
-if tonumber(known_at) < tonumber(ts) then known_at = ts end
-for i = 2, #parts do
-  local current = redis.call('HGET', parts[i], ARGV[2])
-  local replace = true
-  if current then
-    local sep = string.find(current, ':', 1, true)
-    replace = tonumber(known_at) < tonumber(string.sub(current, sep + 1))
-  end
-  if replace then
-    redis.call('HSET', parts[i], ARGV[2], ts .. ':' .. known_at)
-    redis.call('PEXPIRE', parts[i], ARGV[4])
-  end
-end
-return 1
-"""
 
 
 # Packed entries (see :mod:`.packed`) edited in place: read gives the value and the rows to

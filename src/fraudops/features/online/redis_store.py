@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -16,14 +17,25 @@ from fraudops.features.online.layout import (
     T,
     TxRecord,
 )
-from fraudops.features.online.lua import BUCKET_US, LABEL_LUA, exchange_lua
+from fraudops.features.online.lua import BUCKET_US, exchange_lua
 from fraudops.features.online.packed import HEADER, Packing
+from fraudops.features.online.redis_index import (
+    DEFAULT_INDEX_BUCKETS,
+    IDS_PER_BUCKET,
+    KNOWS_LUA,
+    day_ttl_ms,
+    index_slot,
+    index_value,
+    keep_days,
+    label_lua,
+)
 from fraudops.features.online.store import OnlineStore
+from fraudops.features.online.times import US_PER_DAY
 
 # How state is laid out in Redis, in every key name: a store upgraded to another layout
 # starts from empty keys (backfill it) instead of misreading the previous layout's keys,
-# which expire on their own. p2: packed entries and day-bucketed times.
-STATE_FORMAT = "p2"
+# which expire on their own. p3: packed entries, day-bucketed times, ids in day hashes.
+STATE_FORMAT = "p3"
 _SEP = "\x1f"  # field separator in Redis members (unit separator: not in ids)
 _NULL = "\x00"
 _RS = "\x1e"  # record separator between entries in a Redis reply
@@ -38,17 +50,26 @@ class RedisOnlineStore(OnlineStore):
     version never reads state written under another one. Event-time trimming bounds each
     key; a wall-clock expiry removes keys of entities that stop transacting. The label
     script builds key names from the index, so use a single Redis (not Redis Cluster).
+    ``index_buckets``: hashes of the transaction-id index's first day (:mod:`.redis_index`;
+    later days are sized from the volume held).
     """
 
     def __init__(
-        self, uri: str, prefix: str = "fraudops", timeout_seconds: float | None = None
+        self,
+        uri: str,
+        prefix: str = "fraudops",
+        timeout_seconds: float | None = None,
+        index_buckets: int = DEFAULT_INDEX_BUCKETS,
     ) -> None:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        if index_buckets < 1:
+            raise ValueError(f"index_buckets must be at least 1, got {index_buckets}")
         self.uri = uri
         self.prefix = prefix
+        self.index_buckets = index_buckets
         options: dict[str, Any] = {}
         if timeout_seconds is not None:
             # serving: fail within the latency budget (no retries with backoff, short socket
@@ -62,12 +83,16 @@ class RedisOnlineStore(OnlineStore):
         # packed state is binary: the per-transaction script's replies stay bytes
         self._raw = redis.Redis.from_url(uri, decode_responses=False, **options)
         self.failures = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-        self._label_script = self.client.register_script(LABEL_LUA)
+        self._knows_script = self.client.register_script(KNOWS_LUA)
 
     def configure(self, layout: StoreLayout) -> None:
         super().configure(layout)
-        self._exchange_script = self.client.register_script(exchange_lua(layout))
+        self._exchange_script = self.client.register_script(
+            exchange_lua(layout, self.index_buckets)
+        )
+        self._label_script = self.client.register_script(label_lua(layout))
         self._ns = f"{self.prefix}:{layout.namespace}:{STATE_FORMAT}:"
+        self._days_key = f"{self._ns}idx:days"
         self._kinds = [entity.kinds for entity in layout.entities]
         self._packings = [Packing(e) if e.entries else None for e in layout.entities]
 
@@ -79,6 +104,7 @@ class RedisOnlineStore(OnlineStore):
         t = str(record.ts)
         keys: list[str] = []
         fraud_keys: list[str] = []
+        fraud_ids: list[str] = []
         members: list[str | bytes] = []
         for layout, packing, key, values in zip(
             self.layout.entities, self._packings, record.keys, record.stored, strict=True
@@ -88,12 +114,13 @@ class RedisOnlineStore(OnlineStore):
             if layout.frauds:
                 keys.append(fraud_key)
                 fraud_keys.append(fraud_key)
+                fraud_ids.append(key)
             if packing is not None:
                 members.append(_row_member(record.tx_id, packing, values))
             else:
                 members.append(record.tx_id)
-        keys += [f"{self._ns}idx:{record.tx_id}", f"{self._ns}pending:{record.tx_id}"]
-        return keys, [t, record.tx_id, _SEP.join([t, *fraud_keys]), *members]
+        keys += [self._days_key, f"{self._ns}pending:{record.tx_id}"]
+        return keys, [t, record.tx_id, index_value(record.ts, fraud_ids), *members]
 
     def _views(self, reply: list[bytes]) -> tuple[list[EntityView], bool]:
         views = []
@@ -137,7 +164,7 @@ class RedisOnlineStore(OnlineStore):
         ns = self._ns
         longest = max((e.retention_us for e in self.layout.entities), default=0)
         reply = self._label_script(
-            keys=[f"{ns}idx:{tx_id}", f"{ns}pending:{tx_id}"],
+            keys=[self._days_key, f"{ns}pending:{tx_id}"],
             args=[
                 str(reported_us),
                 tx_id,
@@ -148,7 +175,7 @@ class RedisOnlineStore(OnlineStore):
         return bool(reply)
 
     def knows(self, tx_id: str) -> bool:
-        return bool(self.client.exists(f"{self._ns}idx:{tx_id}"))
+        return bool(self._knows_script(keys=[self._days_key], args=[tx_id]))
 
     def load(self, data: BackfillData, batch: int = 5_000) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -177,18 +204,9 @@ class RedisOnlineStore(OnlineStore):
                 pipe.pexpire(fraud_key, ttl)
                 queued += 1
                 flush()
+        flush(force=True)
+        self._load_index(data, batch)
         ns = self._ns
-        index_ttl = self.layout.index_retention_us // 1000 + 1
-        fraud_layouts = [e for e in self.layout.entities if e.frauds]
-        for tx_id, t, keys in data.index:
-            fraud_keys = [
-                self._entity_keys(layout, key)[1]
-                for layout, key in zip(self.layout.entities, keys, strict=True)
-                if layout in fraud_layouts
-            ]
-            pipe.set(f"{ns}idx:{tx_id}", _SEP.join([str(t), *fraud_keys]), px=index_ttl)
-            queued += 1
-            flush()
         for tx_id, reported in data.pending.items():
             pipe.set(
                 f"{ns}pending:{tx_id}", str(reported), px=self.layout.pending_retention_us // 1000
@@ -197,16 +215,70 @@ class RedisOnlineStore(OnlineStore):
             flush()
         flush(force=True)
 
+    def _day_buckets(self, ids: dict[int, int]) -> dict[int, int]:
+        """The bucket count of each day loaded (``ids``: day -> ids loaded), listing each
+        new day with one bucket per ``IDS_PER_BUCKET`` of its ids (a listed day keeps its
+        count), and adding the ids to the day counts."""
+        ordered = sorted(ids)
+        count_key = f"{self._ns}idx:count"
+        ttl = keep_days(self.layout) * US_PER_DAY // 1000
+        pipe = self.client.pipeline(transaction=False)
+        for day in ordered:
+            pipe.hsetnx(self._days_key, str(day), str(-(-ids[day] // IDS_PER_BUCKET)))
+        for day in ordered:
+            pipe.hget(self._days_key, str(day))
+        for day in ordered:
+            pipe.hincrby(count_key, str(day), ids[day])
+        pipe.pexpire(self._days_key, ttl)
+        pipe.pexpire(count_key, ttl)
+        replies = pipe.execute()[len(ordered) : 2 * len(ordered)]
+        return {day: int(count) for day, count in zip(ordered, replies, strict=True)}
+
+    def _index_entry(self, tx_id: str, day: int, buckets: int) -> tuple[str, bytes]:
+        """The hash holding a transaction id of ``day`` and its field there."""
+        bucket, field = index_slot(tx_id, buckets)
+        return f"{self._ns}idx:{day}:{bucket}", field
+
+    def _load_index(self, data: BackfillData, batch: int) -> None:
+        """The ids of a bulk load, grouped into their day hashes (one ``HSET`` each)."""
+        if not data.index:
+            return
+        tracked = [e.frauds for e in self.layout.entities]
+        counts = self._day_buckets(Counter(t // US_PER_DAY for _, t, _ in data.index))
+        hashes: dict[tuple[int, str], dict[bytes, bytes]] = {}
+        for tx_id, t, keys in data.index:
+            day = t // US_PER_DAY
+            fraud_ids = [key for key, frauds in zip(keys, tracked, strict=True) if frauds]
+            entry = index_value(t, fraud_ids)
+            key, field = self._index_entry(tx_id, day, counts[day])
+            hashes.setdefault((day, key), {})[field] = entry
+        pipe = self.client.pipeline(transaction=False)
+        for n, ((day, key), mapping) in enumerate(hashes.items(), 1):
+            ttl = day_ttl_ms(self.layout, day, data.now_us)
+            if ttl > 0:
+                pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+                pipe.pexpire(key, ttl)
+            if n % batch == 0:
+                pipe.execute()
+        pipe.execute()
+
     def _known(self, chunk: list[tuple[str, Any]], held: Sequence[Any]) -> set[str]:
         """Transaction ids of ``chunk`` the index holds, looked up only for entities that
         already have state (a warm start into an empty store asks nothing)."""
-        ids = [tx for (_, (tx_ids, _, _)), v in zip(chunk, held, strict=True) if v for tx in tx_ids]
+        ids = [
+            (tx, t)
+            for (_, (tx_ids, times, _)), v in zip(chunk, held, strict=True)
+            if v
+            for tx, t in zip(tx_ids, times, strict=True)
+        ]
         if not ids:
             return set()
+        listed = {int(d): int(c) for d, c in self.client.hgetall(self._days_key).items()}
+        asked = [(tx, t // US_PER_DAY) for tx, t in ids if t // US_PER_DAY in listed]
         pipe = self._raw.pipeline(transaction=False)
-        for tx_id in ids:
-            pipe.exists(f"{self._ns}idx:{tx_id}")
-        return {tx for tx, hit in zip(ids, pipe.execute(), strict=True) if hit}
+        for tx_id, day in asked:
+            pipe.hexists(*self._index_entry(tx_id, day, listed[day]))
+        return {tx for (tx, _), hit in zip(asked, pipe.execute(), strict=True) if hit}
 
     def _load_times(
         self,
