@@ -13,6 +13,7 @@ the policy reads before any rule; other names (``watch``, ``vip``…) exist for 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -37,6 +38,7 @@ DERIVED_FIELDS: dict[str, ValueType] = {"hour": "int", "weekday": "int"}
 MODEL_FIELDS: dict[str, ValueType] = {"probability": "float", "score": "int"}
 
 
+@functools.cache  # the request path asks for the same few names on every transaction
 def list_flag(list_name: str, kind: str) -> str:
     """The context name of a membership flag: ``list_flag("watch", "card")``."""
     return f"list_{list_name}_{kind}"

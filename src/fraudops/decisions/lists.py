@@ -12,7 +12,6 @@ interval (and at once by the process that wrote it).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sqlite3
@@ -262,11 +261,6 @@ def snapshot_of(entries: Iterable[ListEntry]) -> Snapshot:
     return snapshot
 
 
-@functools.cache
-def _flag_name(list_name: str, kind: str) -> str:
-    return list_flag(list_name, kind)
-
-
 class ListCache:
     """The request path's view of the lists: a snapshot of the backend, reloaded by
     :meth:`refresh` when the backend's version changed. The request path never calls the
@@ -306,14 +300,13 @@ class ListCache:
         at ``now`` (epoch seconds)."""
         snapshot = self._snapshot
         flags = {}
-        for pair in wanted:
-            values = snapshot.get(pair)
-            if not values:  # nothing on that list under that kind: the common case
-                flags[_flag_name(*pair)] = False
-                continue
-            value = tx.get(LIST_KINDS[pair[1]])
-            expiry = values.get(value) if value is not None else None
-            flags[_flag_name(*pair)] = expiry is not None and now < expiry
+        for list_name, kind in wanted:
+            values = snapshot.get((list_name, kind))
+            expiry = None
+            if values:  # nothing on that list under that kind is the common case
+                value = tx.get(LIST_KINDS[kind])
+                expiry = values.get(value) if value is not None else None
+            flags[list_flag(list_name, kind)] = expiry is not None and now < expiry
         return flags
 
     def first_hit(self, tx: Mapping[str, Any], list_name: str, now: float) -> str | None:

@@ -68,10 +68,14 @@ def keep_days(layout: StoreLayout) -> int:
     return math.ceil(layout.index_retention_us / US_PER_DAY) + 2
 
 
+def kept_after_day_ms(layout: StoreLayout) -> int:
+    """How long a day's hashes outlive the day: the retention plus one day."""
+    return (layout.index_retention_us + US_PER_DAY) // 1000
+
+
 def day_ttl_ms(layout: StoreLayout, day: int, now_us: int) -> int:
-    """A day's hashes live until the retention plus one day after the day's end."""
-    after_day = layout.index_retention_us // 1000 + 86_400_000
-    return ((day + 1) * US_PER_DAY - now_us) // 1000 + after_day
+    """A day's hashes live until ``kept_after_day_ms`` after the day's end."""
+    return ((day + 1) * US_PER_DAY - now_us) // 1000 + kept_after_day_ms(layout)
 
 
 # Shared by the scripts: the day and bucket of an id, a lookup over every listed day, and
@@ -156,7 +160,7 @@ def index_exchange_lua(layout: StoreLayout, buckets: int) -> tuple[list[str], li
         "  redis.call('HINCRBY', count_key, day, 1)",
         "  redis.call('HSET', index_key, index_field, ARGV[3])",
         "  redis.call('PEXPIRE', index_key, math.floor(((day + 1) * DAY - t) / 1000) + "
-        f"{layout.index_retention_us // 1000 + 86_400_000})",
+        f"{kept_after_day_ms(layout)})",
     ]
     return lookup, write
 

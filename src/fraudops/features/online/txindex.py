@@ -35,9 +35,6 @@ class TxIndex:
     ) -> None:
         self._width = width
         self._min_table, self._compact_from = min_table, compact_from
-        self.clear()
-
-    def clear(self) -> None:
         self._hashes = array("q")
         self._times = array("q")
         self._keys = array("i")  # ``width`` key ids per entry
