@@ -18,7 +18,7 @@ in Redis, ``MEMORY USAGE`` summed over every key the store wrote, per key kind. 
 ``--traced-cards`` cards the memory figures are traced (exact); above, tracing millions of
 objects takes too long and the figures are RSS deltas (allocator slack included).
 ``--state-index-cards`` caps the card count up to which the transaction index is loaded
-too (it holds every id for the label horizon and scales linearly with the cards: larger
+too (it holds every id of the longest window and scales linearly with the cards: larger
 runs load the entity state only, and the index figure per card of the smaller run holds).
 """
 
