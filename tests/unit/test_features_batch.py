@@ -2,7 +2,10 @@
 loop use) are the ones its transactions get one after another: the same stream scored
 singly and in batches, on two memory stores, bit for bit (cards repeating in a batch,
 equal times, window edges, labels before and between batches, retries, shuffled and late
-traffic). ``tests/integration/test_features_redis_batch.py`` runs the same on Redis."""
+traffic). The memory store computes an in-order batch in one vectorised pass
+(``features/online/batch.py``); here it does so from two transactions on, so the small
+generated batches exercise it, and the other batches take the one-by-one path.
+``tests/integration/test_features_redis_batch.py`` runs the same on Redis."""
 
 from __future__ import annotations
 
@@ -10,17 +13,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch_support import assert_same, events_of, orders, play
 from features_support import Stream, streams
 from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
+from fraudops.features.online import engine as engine_module
+from fraudops.features.online.batch import BatchKernel, BatchRows
 from fraudops.features.spec import feature_names
 
 NAMES = feature_names()
 
 
+@pytest.fixture
+def vectorised_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "BATCH_FROM", 2)
+
+
+@pytest.mark.usefixtures("vectorised_from_two")
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), stream=streams(max_size=40), batch=st.integers(2, 40))
 def test_batches_equal_single_calls(data: st.DataObject, stream: Stream, batch: int) -> None:
@@ -44,3 +56,65 @@ def test_a_card_repeating_in_one_batch_sees_its_earlier_transactions() -> None:
     assert vectors[:, NAMES.index("card_tx_count_1h")].tolist() == [2.0, 3.0, 4.0]
     assert vectors[:, NAMES.index("card_amount_sum_1h")].tolist() == [101.0, 103.0, 106.0]
     assert np.all(vectors[:, NAMES.index("card_seconds_since_prev")] == [1800.0, 60.0, 60.0])
+
+
+class CountingStore(MemoryOnlineStore):
+    """Counts the batches the vectorised pass computed and those it handed back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vectorised = self.handed_back = 0
+
+    def exchange_batch(self, rows: BatchRows, kernel: BatchKernel) -> np.ndarray | None:
+        out = super().exchange_batch(rows, kernel)
+        if out is None:
+            self.handed_back += 1
+        else:
+            self.vectorised += 1
+        return out
+
+
+def day_of_traffic(start: int, n: int) -> list[dict[str, Any]]:
+    """In-order traffic over a few cards, terminals and merchants (amounts, channels and
+    countries varying), ~3 minutes apart."""
+    return [
+        {**tx(f"d{start + k}", 3 * (start + k), amount=round(1.5 + (k * 37) % 400 / 3, 2)),
+         "card_id": f"c{k % 7}", "terminal_id": f"t{k % 3}", "merchant_id": f"m{k % 5}",
+         "channel": "ecom" if k % 4 else "pos", "country": "FR" if k % 5 else "DE",
+         "device_id": None if k % 6 else f"dev{k % 2}"}
+        for k in range(n)
+    ]  # fmt: skip
+
+
+def test_in_order_batches_take_the_vectorised_pass_and_equal_single_calls() -> None:
+    """The fast path is really taken (it must not quietly become dead code) and leaves
+    the state single calls leave: a label between batches, then later traffic scored
+    singly on both engines agrees too."""
+    store = CountingStore()
+    batched, singles = OnlineFeatureEngine(store), OnlineFeatureEngine(MemoryOnlineStore())
+    first, second, later = day_of_traffic(0, 300), day_of_traffic(300, 300), day_of_traffic(600, 50)
+    got = [batched.process_many(first)]
+    expected = [singles.process(t).reshape(1, -1) for t in first]
+    reported = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    for engine in (batched, singles):
+        engine.ingest_label("d10", 1, reported)
+        engine.ingest_label("d11", 1, reported)
+    got.append(batched.process_many(second))
+    expected += [singles.process(t).reshape(1, -1) for t in second]
+    got += [batched.process(t).reshape(1, -1) for t in later]
+    expected += [singles.process(t).reshape(1, -1) for t in later]
+    assert_same(np.vstack(got), np.vstack(expected), NAMES)
+    assert (store.vectorised, store.handed_back) == (2, 0)
+    assert store.size() == singles.store.size()  # type: ignore[attr-defined]
+    frauds = np.vstack(got)[:, NAMES.index("terminal_fraud_rate_1d")]
+    assert frauds.max() > 0  # the labels reached later transactions' features
+
+
+def test_a_retry_in_a_batch_takes_the_one_by_one_path() -> None:
+    store = CountingStore()
+    engine = OnlineFeatureEngine(store)
+    traffic = day_of_traffic(0, 20)
+    engine.process_many(traffic)
+    again = engine.process_many([*day_of_traffic(20, 10), traffic[3]])
+    assert (store.vectorised, store.handed_back) == (1, 1)
+    assert again[-1, NAMES.index("card_tx_count_1h")] >= 1

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from functools import reduce
 from itertools import compress
+from operator import add
 from typing import Any
+
+import numpy as np
 
 from fraudops.features.definition import FeatureDef, Filter
 from fraudops.features.online.layout import EntityView, TxRecord
@@ -18,9 +23,8 @@ Bounds = list[list[tuple[int, int]]]
 Block = Callable[[TxRecord, list[EntityView], Bounds, list[float]], None]
 
 
-def filter_fn(where: Filter) -> Callable[[Mapping[str, Any]], bool]:
-    """The same predicate as the offline polars filter (null never passes)."""
-    column, value = where.column, where.value
+def _test(where: Filter) -> Callable[[Any], bool]:
+    value = where.value
     tests: dict[str, Callable[[Any], bool]] = {
         "==": lambda x: x == value,
         "!=": lambda x: x != value,
@@ -29,7 +33,12 @@ def filter_fn(where: Filter) -> Callable[[Mapping[str, Any]], bool]:
         ">": lambda x: x > value,
         ">=": lambda x: x >= value,
     }
-    test = tests[where.op]
+    return tests[where.op]
+
+
+def filter_fn(where: Filter) -> Callable[[Mapping[str, Any]], bool]:
+    """The same predicate as the offline polars filter (null never passes)."""
+    column, test = where.column, _test(where)
 
     def passes(fields: Mapping[str, Any]) -> bool:
         x = fields.get(column)
@@ -38,9 +47,22 @@ def filter_fn(where: Filter) -> Callable[[Mapping[str, Any]], bool]:
     return passes
 
 
+def filter_column(where: Filter, values: Sequence[Any]) -> list[bool]:
+    """``filter_fn`` of a column of values (the batch path)."""
+    test = _test(where)
+    return [x is not None and bool(test(x)) for x in values]
+
+
 def _haversine_km(fields: Mapping[str, Any]) -> float:
-    lat1, lon1 = fields.get("customer_lat"), fields.get("customer_lon")
-    lat2, lon2 = fields.get("merchant_lat"), fields.get("merchant_lon")
+    return haversine_km(
+        fields.get("customer_lat"),
+        fields.get("customer_lon"),
+        fields.get("merchant_lat"),
+        fields.get("merchant_lon"),
+    )
+
+
+def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> float:
     if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
         return -1.0
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -76,6 +98,45 @@ def context_value(f: FeatureDef) -> Callable[[TxRecord], float]:
     if f.kind == "distance_home":
         return lambda r: _haversine_km(r.fields)
     raise ValueError(f"unknown context kind {f.kind!r}")
+
+
+def context_column(f: FeatureDef, fields: Mapping[str, list[Any]], ts: np.ndarray) -> np.ndarray:
+    """``context_value`` of every transaction of a batch: its fields as columns, its times
+    as int64 epoch µs. The same arithmetic (``math``, integer division), so the same doubles."""
+    column, target = fields.get(f.column or "", []), f.value
+    if f.kind == "value":
+        return np.array([float(x or 0.0) for x in column], dtype=np.float64)
+    if f.kind == "log1p":
+        return np.array([math.log1p(float(x or 0.0)) for x in column], dtype=np.float64)
+    if f.kind == "hour":
+        return (ts // US_PER_HOUR % 24).astype(np.float64)
+    if f.kind == "is_night":
+        return (ts // US_PER_HOUR % 24 < NIGHT_END_HOUR).astype(np.float64)
+    if f.kind == "is_weekend":
+        return ((ts // US_PER_DAY + 3) % 7 >= 5).astype(np.float64)
+    if f.kind == "equals":
+        return np.array([1.0 if x == target else 0.0 for x in column], dtype=np.float64)
+    if f.kind == "code":
+        codes: dict[Any, float] = {}  # a batch repeats few codes
+        return np.array(
+            [codes[x] if x in codes else codes.setdefault(x, _code(x)) for x in column],
+            dtype=np.float64,
+        )
+    if f.kind == "distance_home":
+        ends = ("customer_lat", "customer_lon", "merchant_lat", "merchant_lon")
+        places = [fields[c] for c in ends]
+        return np.array([haversine_km(*p) for p in zip(*places, strict=True)], dtype=np.float64)
+    raise ValueError(f"unknown context kind {f.kind!r}")
+
+
+def add_up(values: list[float]) -> float:
+    """Left to right from 0.0, one IEEE addition at a time: the order the batch kernel's
+    vectorised loop reproduces (Python 3.12's ``sum`` compensates, so it is not used there)."""
+    return reduce(add, values, 0.0)
+
+
+if sys.version_info < (3, 12):
+    add_up = sum  # type: ignore[assignment]  # ~4x faster, and the same left-to-right adds
 
 
 def fraud_block(e: int, items: list[tuple[int, str, int, int, int, int]]) -> Block:
@@ -139,7 +200,7 @@ def numeric_block(
         elif include_current:
             values.append(current)
         n = len(values)
-        total = float(sum(values))
+        total = float(add_up(values))
         mean = total / n if n else 0.0
         if i_sum >= 0:
             out[i_sum] = total

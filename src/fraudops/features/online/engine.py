@@ -12,6 +12,7 @@ import polars as pl
 
 from fraudops.features.definition import LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef
 from fraudops.features.online.backfill import backfill_data
+from fraudops.features.online.batch import BatchKernel
 from fraudops.features.online.blocks import (
     Block,
     Bounds,
@@ -40,6 +41,9 @@ from fraudops.features.spec import (
     feature_names,
     spec_hash,
 )
+
+# Below this many transactions one exchange each is as fast as the vectorised pass.
+BATCH_FROM = 8
 
 
 class OnlineFeatureEngine:
@@ -96,6 +100,8 @@ class OnlineFeatureEngine:
             (layout.entity, layout.columns, filters)
             for layout, filters in zip(entities, self._filters, strict=True)
         ]
+        kernel = BatchKernel(self.features, self.layout, self._field_specs, self._fallbacks)
+        self._kernel = kernel if kernel.supports else None
 
     # -- compilation -------------------------------------------------------------------
 
@@ -266,10 +272,21 @@ class OnlineFeatureEngine:
         """
         return self.store.exchange(self._record(tx), self._compute)
 
+    def _vectorised(self, txs: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+        """The batch's vectors in one vectorised pass (:mod:`.batch`), or None when the
+        store or the batch needs one exchange per transaction (then nothing changed)."""
+        if self._kernel is None or len(txs) < BATCH_FROM:
+            return None
+        rows = self._kernel.parse(txs)
+        return None if rows is None else self.store.exchange_batch(rows, self._kernel)
+
     def process_many(self, txs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Feature vectors of several transactions, processed in the given order."""
         if not txs:
             return np.empty((0, len(self.features)), dtype=np.float64)
+        vectors = self._vectorised(txs)
+        if vectors is not None:
+            return vectors
         records = [self._record(tx) for tx in txs]
         return np.vstack(self.store.exchange_many(records, self._compute))
 
@@ -277,6 +294,9 @@ class OnlineFeatureEngine:
         """``process_many``, or, when the store is unavailable, the vectors computed
         without history (context features exact; windowed velocity and risk features as
         for a first-seen entity, ``stateful`` marks them) and the reason."""
+        vectors = self._vectorised(txs)
+        if vectors is not None:
+            return vectors, None
         records = [self._record(tx) for tx in txs]
         if not records:
             return np.empty((0, len(self.features)), dtype=np.float64), None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from array import array
 from bisect import bisect_right
 from collections import OrderedDict, deque
 from itertools import pairwise
 from sys import intern
 from typing import Any
 
+import numpy as np
+
+from fraudops.features.online.batch import BatchKernel, BatchRows
 from fraudops.features.online.layout import (
     BackfillData,
     Compute,
@@ -21,6 +23,8 @@ from fraudops.features.online.layout import (
     entries_up_to,
     interned,
 )
+from fraudops.features.online.memory_batch import commit, gather
+from fraudops.features.online.memory_state import Entries, Times, forget_frauds
 from fraudops.features.online.packed import Packing
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import BEFORE_EVERYTHING
@@ -29,94 +33,6 @@ from fraudops.features.online.txindex import TxIndex
 # Entities whose last transaction left every window are dropped, a few per call, so one
 # call never pays for a large sweep.
 _EVICT_PER_CALL = 8
-# an entity table longer than this gets a value -> code dict (else list.index is faster)
-_LOOKUP_FROM = 48
-
-
-class _Times:
-    """A counts-only entity in memory: its transaction times (int64 array), oldest first,
-    and its frauds when it has any."""
-
-    __slots__ = ("frauds", "ts")
-
-    def __init__(self) -> None:
-        self.ts = array("q")
-        self.frauds: dict[str, tuple[int, int]] | None = None
-
-    def last(self) -> int:
-        return self.ts[-1] if self.ts else BEFORE_EVERYTHING
-
-    def trim(self, limit: int) -> None:
-        ts = self.ts
-        if ts and ts[0] <= limit:
-            del ts[: bisect_right(ts, limit)]
-            _forget_frauds(self, limit)
-
-    def add(self, t: int) -> None:
-        ts = self.ts
-        if not ts or t >= ts[-1]:
-            ts.append(t)
-        else:  # a late transaction: keep time order
-            ts.insert(bisect_right(ts, t), t)
-
-
-class _Entries:
-    """An entity with per-transaction features: its packed rows (:mod:`.packed`), the
-    table of its string values, and its frauds when it has any."""
-
-    __slots__ = ("data", "frauds", "lookup", "table")
-
-    def __init__(self, packing: Packing) -> None:
-        self.data = packing.empty()
-        self.table: list[str | None] = [None]
-        self.lookup: dict[Any, int] | None = None  # value -> code, for large tables
-        self.frauds: dict[str, tuple[int, int]] | None = None
-
-    def last(self, packing: Packing) -> int:
-        times = packing.times(self.data)
-        return times[-1] if len(times) else BEFORE_EVERYTHING
-
-    def code(self, value: Any) -> int:
-        if value is None:
-            return 0
-        lookup = self.lookup
-        if lookup is not None:
-            code = lookup.get(value)
-            if code is None:
-                code = lookup[value] = len(self.table)
-                self.table.append(value)
-            return code
-        try:
-            return self.table.index(value, 1)
-        except ValueError:
-            self.table.append(value)
-            if len(self.table) > _LOOKUP_FROM:
-                self._index()
-            return len(self.table) - 1
-
-    def _index(self) -> None:
-        table = self.table
-        self.lookup = (
-            {v: c for c, v in enumerate(table) if c} if len(table) > _LOOKUP_FROM else None
-        )
-
-    def add(self, packing: Packing, drop: int, t: int, values: tuple[Any, ...]) -> None:
-        """Drop the first ``drop`` rows (they left the longest window) and add one."""
-        codes = [self.code(values[i]) for i in packing.strings]
-        self.data = packing.splice(self.data, drop, (t, *values), codes)
-        if len(self.table) >= packing.compact_limit(self.data):
-            self.data, self.table = packing.compact(self.data, self.table)
-            self._index()
-
-
-def _forget_frauds(state: _Times | _Entries, limit: int) -> None:
-    """A fraud is one of the entity's entries: drop those that left with them."""
-    frauds = state.frauds
-    if frauds:
-        for tx_id in [k for k, (t, _) in frauds.items() if t <= limit]:
-            del frauds[tx_id]
-    if not frauds:
-        state.frauds = None
 
 
 class MemoryOnlineStore(OnlineStore):
@@ -130,7 +46,7 @@ class MemoryOnlineStore(OnlineStore):
         self._now = BEFORE_EVERYTHING
         entities = getattr(self, "layout", None)
         count = len(entities.entities) if entities else 0
-        self._states: list[OrderedDict[str, _Times | _Entries]] = [
+        self._states: list[OrderedDict[str, Times | Entries]] = [
             OrderedDict() for _ in range(count)
         ]
         self._index = TxIndex(count)
@@ -161,7 +77,7 @@ class MemoryOnlineStore(OnlineStore):
         layouts = self.layout.entities
         known = record.tx_id in self._index
         views: list[EntityView] = []
-        touched: list[tuple[_Times | _Entries, int] | None] = []
+        touched: list[tuple[Times | Entries, int] | None] = []
         for layout, packing, states, key in zip(
             layouts, self._packings, self._states, record.keys, strict=True
         ):
@@ -173,20 +89,20 @@ class MemoryOnlineStore(OnlineStore):
             limit = t - layout.retention_us
             frauds = state.frauds
             if packing is not None:
-                assert isinstance(state, _Entries)
+                assert isinstance(state, Entries)
                 # rows that left the longest window are skipped here and dropped when the
                 # transaction is added: one rewrite of the packed value per transaction
                 times = packing.times(state.data)
                 drop = bisect_right(times, limit) if len(times) and times[0] <= limit else 0
                 del times
                 if drop and frauds:
-                    _forget_frauds(state, limit)
+                    forget_frauds(state, limit)
                     frauds = state.frauds
                 ts, columns = packing.decode(state.data, state.table, drop)
                 views.append(EntityView(ts, columns, [], list(frauds.values()) if frauds else []))
                 touched.append((state, drop))
                 continue
-            assert isinstance(state, _Times)
+            assert isinstance(state, Times)
             state.trim(limit)
             frauds = state.frauds
             counts = []
@@ -211,7 +127,45 @@ class MemoryOnlineStore(OnlineStore):
             self._evict()
         return result
 
-    def _add(self, record: TxRecord, touched: list[tuple[_Times | _Entries, int] | None]) -> None:
+    def exchange_batch(self, rows: BatchRows, kernel: BatchKernel) -> np.ndarray | None:
+        with self._lock:
+            ids = rows.tx_ids
+            index, pending = self._index, self._pending
+            if (
+                len(set(ids)) < len(ids)
+                or any(tx_id in index for tx_id in ids)
+                or (pending and any(tx_id in pending for tx_id in ids))
+            ):
+                return None  # retries and labels waiting for their transaction
+            gathered = []
+            for packing, states, keys, stored in zip(
+                self._packings, self._states, rows.keys, rows.stored, strict=True
+            ):
+                entity = gather(packing, states, keys, rows.ts, stored)
+                if entity is None:
+                    return None
+                gathered.append(entity)
+            out = kernel.compute(rows, [g.history for g in gathered])
+            if out is None:
+                return None
+            for entity, packing, states, layout, keys in zip(
+                gathered, self._packings, self._states, self.layout.entities, rows.keys, strict=True
+            ):
+                commit(entity, packing, states, layout.retention_us)
+                for key in keys:
+                    states.move_to_end(key)  # eviction order: by last transaction
+            times = rows.ts.tolist()
+            for tx_id, t, tx_keys in zip(ids, times, zip(*rows.keys, strict=True), strict=True):
+                index.add(tx_id, t, tx_keys)
+            # a single call evicts a few stale entities whenever its time is the latest
+            latest = np.maximum.accumulate(np.concatenate(([self._now], rows.ts)))
+            advanced = int(np.count_nonzero(latest[1:] > latest[:-1]))
+            if advanced:
+                self._now = int(latest[-1])
+                self._evict(_EVICT_PER_CALL * advanced)
+            return out
+
+    def _add(self, record: TxRecord, touched: list[tuple[Times | Entries, int] | None]) -> None:
         t = record.ts
         pending = self._pending.pop(record.tx_id, None)
         for layout, packing, states, key, values, existing in zip(
@@ -224,17 +178,17 @@ class MemoryOnlineStore(OnlineStore):
             strict=True,
         ):
             drop = 0
-            state: _Times | _Entries
+            state: Times | Entries
             if existing is None:
-                state = states[key] = _Entries(packing) if packing else _Times()
+                state = states[key] = Entries(packing) if packing else Times()
             else:
                 state, drop = existing
                 states.move_to_end(key)
             if packing is not None:
-                assert isinstance(state, _Entries)
+                assert isinstance(state, Entries)
                 state.add(packing, drop, t, values)
             else:
-                assert isinstance(state, _Times)
+                assert isinstance(state, Times)
                 state.add(t)
             if pending is not None and layout.frauds:
                 if state.frauds is None:
@@ -242,29 +196,29 @@ class MemoryOnlineStore(OnlineStore):
                 state.frauds[record.tx_id] = (t, max(pending, t))
         self._index.add(record.tx_id, t, record.keys)
 
-    def _rows(self, slot: int, state: _Times | _Entries) -> int:
+    def _rows(self, slot: int, state: Times | Entries) -> int:
         packing = self._packings[slot]
         if packing is not None:
-            assert isinstance(state, _Entries)
+            assert isinstance(state, Entries)
             return packing.rows(state.data)
-        assert isinstance(state, _Times)
+        assert isinstance(state, Times)
         return len(state.ts)
 
-    def _last(self, slot: int, state: _Times | _Entries) -> int:
+    def _last(self, slot: int, state: Times | Entries) -> int:
         packing = self._packings[slot]
         if packing is not None:
-            assert isinstance(state, _Entries)
+            assert isinstance(state, Entries)
             return state.last(packing)
-        assert isinstance(state, _Times)
+        assert isinstance(state, Times)
         return state.last()
 
-    def _evict(self) -> None:
+    def _evict(self, budget: int = _EVICT_PER_CALL) -> None:
         now = self._now
         for slot, (layout, states) in enumerate(
             zip(self.layout.entities, self._states, strict=True)
         ):
             limit = now - layout.retention_us
-            for _ in range(_EVICT_PER_CALL):
+            for _ in range(budget):
                 if not states:
                     break
                 key, state = next(iter(states.items()))
@@ -326,8 +280,8 @@ class MemoryOnlineStore(OnlineStore):
                     fresh = [p for p, tx_id in enumerate(tx_ids) if tx_id not in seen]
                     state = states.get(key)
                     if packing is None:
-                        if not isinstance(state, _Times):
-                            state = _Times()
+                        if not isinstance(state, Times):
+                            state = Times()
                         for position in fresh:
                             state.add(times[position])
                     else:
@@ -353,17 +307,17 @@ class MemoryOnlineStore(OnlineStore):
     @staticmethod
     def _merged(
         packing: Packing,
-        state: _Times | _Entries | None,
+        state: Times | Entries | None,
         fresh: list[int],
         times: list[int],
         columns: list[list[Any]],
-    ) -> _Entries:
+    ) -> Entries:
         """``state``'s rows and the ``fresh`` positions of the loaded ones, packed at once
         in time order (held rows first among equal times, as one-by-one adds would)."""
-        merged = _Entries(packing)
+        merged = Entries(packing)
         ts: list[int] = []
         values: list[list[Any]] = [[] for _ in packing.kinds]
-        if isinstance(state, _Entries):
+        if isinstance(state, Entries):
             ts, values = packing.decode(state.data, state.table)
             merged.frauds = state.frauds
         ts += [times[p] for p in fresh]
@@ -374,7 +328,7 @@ class MemoryOnlineStore(OnlineStore):
             ts = [ts[k] for k in order]
             values = [[column[k] for k in order] for column in values]
         merged.data, merged.table = packing.pack(ts, values)
-        merged._index()
+        merged.reindex()
         return merged
 
     def ping(self) -> bool:

@@ -18,6 +18,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import numpy as np
+
+from fraudops.features.online.batch import BatchKernel, BatchRows
 from fraudops.features.online.layout import BackfillData, Compute, StoreLayout, T, TxRecord
 from fraudops.features.online.store import OnlineStore
 
@@ -181,6 +184,14 @@ class ResilientStore(OnlineStore):
                     self._queue(record)
                 self._open(exc)
             raise self._unavailable() from None
+
+    def exchange_batch(self, rows: BatchRows, kernel: BatchKernel) -> np.ndarray | None:
+        if self.state != "closed":
+            return None  # the one-by-one path queues the batch and says why
+        try:
+            return self.inner.exchange_batch(rows, kernel)
+        except self.inner.failures:
+            return None  # nothing was applied: the one-by-one path meets the failure
 
     def add_fraud_label(self, tx_id: str, reported_us: int) -> bool:
         if self.state == "closed":

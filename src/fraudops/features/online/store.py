@@ -5,6 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+import numpy as np
+
+from fraudops.features.online.batch import BatchKernel, BatchRows
 from fraudops.features.online.layout import BackfillData, Compute, StoreLayout, T, TxRecord
 
 
@@ -25,6 +28,12 @@ class OnlineStore(ABC):
 
     def exchange_many(self, records: Sequence[TxRecord], compute: Compute[T]) -> list[T]:
         return [self.exchange(r, compute) for r in records]
+
+    def exchange_batch(self, rows: BatchRows, kernel: BatchKernel) -> np.ndarray | None:
+        """The batch's feature vectors by ``kernel`` in one pass, state updated as by one
+        ``exchange`` after another; None (nothing changed) when this store or this batch
+        needs the one-by-one path."""
+        return None
 
     @abstractmethod
     def add_fraud_label(self, tx_id: str, reported_us: int) -> bool:
