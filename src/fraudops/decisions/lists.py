@@ -309,6 +309,11 @@ class ListCache:
             flags[list_flag(list_name, kind)] = expiry is not None and now < expiry
         return flags
 
+    @property
+    def has_entries(self) -> bool:
+        """Whether any list holds anything (the common case for a new install is not)."""
+        return any(self._snapshot.values())
+
     def first_hit(self, tx: Mapping[str, Any], list_name: str, now: float) -> str | None:
         """The first kind (in ``LIST_KINDS`` order) under which ``tx`` is on ``list_name``."""
         snapshot = self._snapshot

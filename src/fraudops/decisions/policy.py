@@ -27,7 +27,7 @@ import polars as pl
 
 from fraudops.decisions.context import LIST_KINDS, list_flag
 from fraudops.decisions.expressions import flag_is_set
-from fraudops.decisions.rules import NO_RULES, CompiledRules
+from fraudops.decisions.rules import NO_RULES, CompiledRules, RulesResult
 from fraudops.models.decision import Decision, DecisionThresholds, decide, decision_expr
 
 # "degraded": the online store was unavailable and the configured fail-open/closed decision
@@ -78,14 +78,25 @@ def apply_policy(
     if probability is None or not math.isfinite(probability):
         raise ValueError("the policy needs the model's probability in the context")
     result = compiled.evaluate(context) if compiled is not None else NO_RULES
+    allowed, blocked = _listed(context, ALLOW_FLAGS), _listed(context, BLOCK_FLAGS)
+    return outcome_of(float(probability), allowed, blocked, result, thresholds)
+
+
+def outcome_of(
+    probability: float,
+    allowed: str | None,
+    blocked: str | None,
+    result: RulesResult,
+    thresholds: DecisionThresholds,
+) -> PolicyOutcome:
+    """The policy's order: the allow list's kind that matched, then the block list's, then
+    the decisive rule, then the thresholds on the adjusted probability."""
     fired, shadow = result.fired, result.shadow_fired
-    adjusted = _clip(float(probability) + result.adjust)
-    kind = _listed(context, ALLOW_FLAGS)
-    if kind is not None:
-        return PolicyOutcome("approve", "allow_list", kind, adjusted, fired, shadow)
-    kind = _listed(context, BLOCK_FLAGS)
-    if kind is not None:
-        return PolicyOutcome("decline", "block_list", kind, adjusted, fired, shadow)
+    adjusted = _clip(probability + result.adjust)
+    if allowed is not None:
+        return PolicyOutcome("approve", "allow_list", allowed, adjusted, fired, shadow)
+    if blocked is not None:
+        return PolicyOutcome("decline", "block_list", blocked, adjusted, fired, shadow)
     if result.decisive is not None:
         rule = result.decisive
         outcome: Decision = rule.outcome  # type: ignore[assignment]  # decisive: not adjust

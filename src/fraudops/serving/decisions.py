@@ -22,8 +22,8 @@ import numpy as np
 
 from fraudops.decisions.context import LIST_KINDS, POLICY_LISTS, parse_list_flag
 from fraudops.decisions.lists import ListCache
-from fraudops.decisions.policy import PolicyOutcome, apply_policy
-from fraudops.decisions.rules import CompiledRules, RuleSet, compile_rules, parse_rules
+from fraudops.decisions.policy import PolicyOutcome, apply_policy, outcome_of
+from fraudops.decisions.rules import NO_RULES, CompiledRules, RuleSet, compile_rules, parse_rules
 from fraudops.models.decision import DecisionThresholds, score_points
 
 logger = logging.getLogger(__name__)
@@ -167,6 +167,8 @@ class DecisionStage:
         thresholds: DecisionThresholds,
     ) -> list[PolicyOutcome]:
         compiled = self.rules.current  # one rule set for the whole batch, even mid-reload
+        if compiled is None:  # only the lists and the thresholds: no context to build
+            return self._without_rules(transactions, probability, thresholds)
         if compiled is not self._plan_for:
             self._plan(compiled)
         outcomes = []
@@ -174,4 +176,22 @@ class DecisionStage:
             now = self.clock(tx)
             ctx = self.context(tx, x[i], float(probability[i]), now)
             outcomes.append(apply_policy(ctx, compiled, thresholds))
+        return outcomes
+
+    def _without_rules(
+        self,
+        transactions: Sequence[Mapping[str, Any]],
+        probability: np.ndarray,
+        thresholds: DecisionThresholds,
+    ) -> list[PolicyOutcome]:
+        """``apply_policy`` with no rule set, from the list hits alone (the same outcomes)."""
+        lists = self.lists if self.lists is not None and self.lists.has_entries else None
+        outcomes = []
+        for tx, p in zip(transactions, probability.tolist(), strict=True):
+            allowed = blocked = None
+            if lists is not None:
+                now = self.clock(tx)
+                allowed = lists.first_hit(tx, "allow", now)
+                blocked = lists.first_hit(tx, "block", now)
+            outcomes.append(outcome_of(p, allowed, blocked, NO_RULES, thresholds))
         return outcomes

@@ -69,19 +69,27 @@ class History:
     fraud_known: np.ndarray
 
 
-def positions_up_to(history: History, segment: np.ndarray, limits: np.ndarray) -> np.ndarray | None:
-    """Per query, the first row of key ``segment`` after the rows with ts <= ``limit`` (the
-    rows of a key are in time order). None when the times are too far apart for one
-    composite key (never for a day of traffic; the caller takes the single-call path)."""
-    lengths = np.diff(history.starts)
-    if not len(history.ts):
-        return history.starts[segment]
-    base = min(int(history.ts.min()), int(limits.min()))
-    span = max(int(history.ts.max()), int(limits.max())) - base + 1
-    if span * len(lengths) >= _KEY_SPACE:
-        return None
-    keyed = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) * span + (history.ts - base)
-    return np.searchsorted(keyed, segment * span + (limits - base), side="right")
+class TimeSearch:
+    """Searches of a history's rows by key and time: the rows sorted by one int64
+    composite (key number x span + time since ``earliest``), built once."""
+
+    def __init__(self, history: History, earliest: int) -> None:
+        """``earliest``: no limit searched will be before it. Raises
+        :class:`TooWideError` when the times are too far apart for the composite
+        (never for days of traffic; the caller takes the one-by-one path)."""
+        lengths = np.diff(history.starts)
+        self.base = min(int(history.ts.min()), earliest) if len(history.ts) else earliest
+        last = int(history.ts.max()) if len(history.ts) else earliest
+        self.span = last - self.base + 1
+        if self.span * max(len(lengths), 1) >= _KEY_SPACE:
+            raise TooWideError
+        keys = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        self.keyed = keys * self.span + (history.ts - self.base)
+
+    def up_to(self, segment: np.ndarray, limits: np.ndarray) -> np.ndarray:
+        """Per query, the row after key ``segment``'s rows with ts <= its ``limit``
+        (``earliest`` <= limit <= the history's last time)."""
+        return np.searchsorted(self.keyed, segment * self.span + (limits - self.base), side="right")
 
 
 class _Edges:
@@ -91,6 +99,7 @@ class _Edges:
 
     def __init__(self, history: History, ts: np.ndarray, retention_us: int) -> None:
         self.history, self.ts, self.retention = history, ts, retention_us
+        self.search = TimeSearch(history, int(ts.min()) - retention_us)
         self._at: dict[int, np.ndarray] = {}
 
     def at(self, offset: int) -> np.ndarray:
@@ -98,10 +107,8 @@ class _Edges:
         found = self._at.get(offset)
         if found is None:
             h = self.history
-            up_to = positions_up_to(h, h.segment, self.ts - offset)
-            if up_to is None:
-                raise _TooWideError
-            found = self._at[offset] = np.minimum(up_to, h.own)
+            found = np.minimum(self.search.up_to(h.segment, self.ts - offset), h.own)
+            self._at[offset] = found
         return found
 
     def window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,8 +116,8 @@ class _Edges:
         return self.at(lo), self.at(hi)
 
 
-class _TooWideError(Exception):
-    pass
+class TooWideError(Exception):
+    """A batch's times are too far apart for the vectorised search."""
 
 
 def sequential_sums(values: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -267,15 +274,15 @@ class BatchKernel:
     def compute(self, rows: BatchRows, histories: Sequence[History]) -> np.ndarray | None:
         """The batch's feature vectors (``feature_names`` order), or None when its times
         are too far apart for the vectorised search."""
-        edges = [
-            _Edges(h, rows.ts, e.retention_us)
-            for h, e in zip(histories, self.layout.entities, strict=True)
-        ]
         out = np.zeros((len(rows), len(self.features)), dtype=np.float64)
         try:
+            edges = [
+                _Edges(h, rows.ts, e.retention_us)
+                for h, e in zip(histories, self.layout.entities, strict=True)
+            ]
             for op in self._ops:
                 op(rows, list(histories), edges, out)
-        except _TooWideError:
+        except TooWideError:
             return None
         return out
 

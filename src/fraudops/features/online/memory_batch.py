@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudops.features.online.batch import Column, History, positions_up_to, runs
+from fraudops.features.online.batch import Column, History, TimeSearch, runs
 from fraudops.features.online.memory_state import Entries, Times, forget_frauds
 from fraudops.features.online.packed import HEADER, NARROW, Packing
 
@@ -149,8 +149,7 @@ def commit(
     ends = starts[1:]
     keys = np.arange(len(gathered.keys), dtype=np.int64)
     limits = history.ts[ends - 1] - retention_us  # each key's last row is from the batch
-    kept = positions_up_to(history, keys, limits)
-    assert kept is not None  # the same times searched by the kernel already
+    kept = TimeSearch(history, int(limits.min())).up_to(keys, limits)  # searched before
     blobs: list[bytes] = [history.ts.tobytes()]
     blocks = _block_order(packing)
     kinds = packing.kinds if packing is not None else ()
