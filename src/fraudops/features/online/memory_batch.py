@@ -50,29 +50,36 @@ def gather(
     order = np.argsort(segment, kind="stable")
     per_key = np.bincount(segment, minlength=len(number))
     kinds = packing.kinds if packing is not None else ()
+    segment_list = segment.tolist()
     blocks = _block_order(packing)
     parts: list[list[Any]] = [[] for _ in blocks]
     held_rows: list[int] = []
     key_states: list[State] = []
     new: list[bool] = []
+    # the hottest loop of the batch path: one pass per key, no per-row work
+    header, sizes = HEADER.unpack_from, [size for _, size in blocks]
+    appends = [part.append for part in parts]
     for key in number:
         state = states.get(key)
         new.append(state is None)
         if state is None:
             state = Entries(packing) if packing is not None else Times()
             held_rows.append(0)
-        elif isinstance(state, Times):
-            parts[0].append(state.ts)
-            held_rows.append(len(state.ts))
-        else:
-            rows, _, width = HEADER.unpack_from(state.data)
+        elif type(state) is Entries:
+            data = state.data
+            rows, _, width = header(data)
             if width != NARROW:
                 return None
-            view, offset = memoryview(state.data), HEADER.size
-            for block, (_, size) in enumerate(blocks):
-                parts[block].append(view[offset : offset + size * rows])
-                offset += size * rows
+            view, offset = memoryview(data), HEADER.size  # slices of a view copy nothing
+            for append, size in zip(appends, sizes, strict=True):
+                end = offset + size * rows
+                append(view[offset:end])
+                offset = end
             held_rows.append(rows)
+        else:
+            assert isinstance(state, Times)
+            appends[0](state.ts)
+            held_rows.append(len(state.ts))
         key_states.append(state)
 
     held = np.array(held_rows, dtype=np.int64)
@@ -99,10 +106,8 @@ def gather(
         column = np.empty(len(times), dtype=np.float64 if kind == "float" else np.int64)
         if kind == "str":
             assert packing is not None
-            codes = [
-                key_states[k].code(v)  # type: ignore[union-attr]
-                for k, v in zip(segment.tolist(), stored[kind_index], strict=True)
-            ]
+            code_of = [state.code for state in key_states]  # type: ignore[union-attr]
+            codes = [code_of[k](v) for k, v in zip(segment_list, stored[kind_index], strict=True)]
             if codes and max(codes) > 0xFFFF:
                 return None
             column[own] = codes
