@@ -280,7 +280,9 @@ def main() -> None:
             )
             results.update(api_result)
             results["rss_mb"] = round(rss_mb(api.pid), 1)  # with 35 days of warmed state
-            # batch of 1,000: server-side time reported by the API
+            # batch of 1,000: server-side time reported by the API. Its time follows the
+            # load's clock (12:00-12:59): traffic arrives in time order, and a transaction
+            # older than its card's last one takes the one-by-one path
             example = json.loads(httpx.get(f"http://127.0.0.1:{port}/openapi.json").text)["paths"][
                 "/v1/predict"
             ]["post"]["requestBody"]["content"]["application/json"]["example"]
@@ -290,6 +292,7 @@ def main() -> None:
                     txs = [
                         {
                             **example,
+                            "timestamp": f"2026-03-01T13:{round_:02d}:00Z",
                             "transaction_id": f"batch-{round_}-{i}",
                             "card_id": f"card-{i % 3000:07d}",
                             "amount": 5.0 + i % 400,
