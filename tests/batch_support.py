@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import polars as pl
 from hypothesis import strategies as st
 
 from features_support import Stream
@@ -38,6 +39,17 @@ def events_of(stream: Stream, order: Sequence[int] | None = None) -> list[Event]
         for slot, k in zip(slots, order, strict=True):
             events[slot] = ("tx", payloads[k])
     return events
+
+
+def events_from(transactions: pl.DataFrame, labels: pl.DataFrame) -> list[Event]:
+    """Transactions in ``(timestamp, id)`` order with each label at its ``reported_at``."""
+    timed: list[tuple[datetime, int, int, Event]] = [
+        (event["reported_at"], 0, k, ("label", event)) for k, event in enumerate(labels.to_dicts())
+    ]
+    rows = transactions.sort("timestamp", "transaction_id").to_dicts()
+    timed += [(row["timestamp"], 1, k, ("tx", row)) for k, row in enumerate(rows)]
+    timed.sort(key=lambda e: (e[0], e[1], e[2]))
+    return [event for *_, event in timed]
 
 
 def play(engine: OnlineFeatureEngine, events: Sequence[Event], batch: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
+from fraudops.features.definition import FeatureDef, Filter
 from fraudops.features.online import OnlineFeatureEngine
 from fraudops.schema import CHANNELS, ENTRY_MODES, LABEL_FEED_SCHEMA, conform
 
@@ -156,3 +157,66 @@ def streams(draw: st.DrawFn, max_size: int = 24) -> Stream:
         ingest_at.append(base)
     labels = pl.DataFrame(events, schema=LABEL_FEED_SCHEMA)
     return Stream(transactions, labels, ingest_at)
+
+
+# Kinds and options the default spec does not use: delays, filters on sums, maxima, means
+# and distinct counts, a terminal that keeps per-transaction entries.
+CUSTOM_SPEC = (
+    FeatureDef("card_count_delayed", "count", "d", entity="card_id", window=DAY, delay=HOUR),
+    FeatureDef(
+        "card_sum_delayed",
+        "sum",
+        "d",
+        entity="card_id",
+        column="amount",
+        window=DAY,
+        delay=HOUR,
+    ),
+    FeatureDef("card_fraud_count_7d", "fraud_count", "d", entity="card_id", window=7 * DAY),
+    FeatureDef(
+        "terminal_fraud_count_delayed",
+        "fraud_count",
+        "d",
+        entity="terminal_id",
+        window=7 * DAY,
+        delay=DAY,
+    ),
+    FeatureDef(
+        "card_max_big_eur",
+        "max",
+        "d",
+        entity="card_id",
+        column="amount",
+        window=7 * DAY,
+        include_current=True,
+        where=Filter("amount", ">=", 100.0),
+    ),
+    FeatureDef(
+        "card_mean_not_fr",
+        "mean",
+        "d",
+        entity="card_id",
+        column="amount",
+        window=7 * DAY,
+        where=Filter("country", "!=", "FR"),
+    ),
+    FeatureDef(
+        "card_distinct_ecom_merchants",
+        "distinct",
+        "d",
+        entity="card_id",
+        column="merchant_id",
+        window=7 * DAY,
+        include_current=True,
+        where=Filter("channel", "==", "ecom"),
+    ),
+    FeatureDef(
+        "terminal_distinct_cards",
+        "distinct",
+        "d",
+        entity="terminal_id",
+        column="card_id",
+        window=DAY,
+        include_current=True,
+    ),
+)

@@ -17,12 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch_support import assert_same, events_of, orders, play
-from features_support import Stream, streams
+from batch_support import assert_same, events_from, events_of, orders, play
+from features_support import CUSTOM_SPEC, Stream, streams
+from fraudops.data.generate import SimulationConfig, generate
+from fraudops.features.definition import FeatureDef, Filter
 from fraudops.features.online import MemoryOnlineStore, OnlineFeatureEngine
 from fraudops.features.online import engine as engine_module
 from fraudops.features.online.batch import BatchKernel, BatchRows
-from fraudops.features.spec import feature_names
+from fraudops.features.spec import DAY, HOUR, feature_names
+from fraudops.schema import label_feed_from_transactions
 
 NAMES = feature_names()
 
@@ -118,3 +121,26 @@ def test_a_retry_in_a_batch_takes_the_one_by_one_path() -> None:
     again = engine.process_many([*day_of_traffic(20, 10), traffic[3]])
     assert (store.vectorised, store.handed_back) == (1, 1)
     assert again[-1, NAMES.index("card_tx_count_1h")] >= 1
+
+
+@pytest.mark.usefixtures("vectorised_from_two")
+@pytest.mark.parametrize("batch", [2, 7, 64, 500])
+def test_a_custom_spec_batched_equals_single_calls(batch: int) -> None:
+    """The kernel's paths the default spec does not take — delayed windows, filtered sums,
+    maxima, means, counts and distinct counts, a terminal with per-transaction entries —
+    on simulated traffic with its fraud labels arriving between batches."""
+    spec = (
+        *CUSTOM_SPEC,
+        FeatureDef("card_ecom_count_delayed", "count", "d", entity="card_id", window=DAY,
+                   delay=HOUR, where=Filter("channel", "==", "ecom")),
+        FeatureDef("merchant_count_delayed", "count", "d", entity="merchant_id",
+                   window=7 * DAY, delay=DAY),
+    )  # fmt: skip
+    transactions = generate(SimulationConfig(customers=40, days=15, fraud_rate=0.08, seed=8))
+    events = events_from(transactions, label_feed_from_transactions(transactions))
+    store = CountingStore()
+    batched = play(OnlineFeatureEngine(store, spec), events, batch)
+    singles = play(OnlineFeatureEngine(MemoryOnlineStore(), spec), events, 1)
+    assert_same(batched, singles, [f.name for f in spec])
+    assert store.vectorised > 0
+    assert singles[:, [f.name for f in spec].index("card_fraud_count_7d")].max() > 0

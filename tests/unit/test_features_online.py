@@ -9,9 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features_support import replay
+from features_support import CUSTOM_SPEC, replay
 from fraudops.data.generate import SimulationConfig, generate
-from fraudops.features.definition import FeatureDef
 from fraudops.features.offline import build_offline_features
 from fraudops.features.online import (
     MemoryOnlineStore,
@@ -222,67 +221,7 @@ def test_backfill_twice_adds_nothing() -> None:
 
 def test_custom_spec_with_delay_and_filters_matches_offline() -> None:
     """Kinds and options the default spec does not use still agree between engines."""
-    from fraudops.features.definition import Filter
-
-    spec = (
-        FeatureDef("card_count_delayed", "count", "d", entity="card_id", window=DAY, delay=HOUR),
-        FeatureDef(
-            "card_sum_delayed",
-            "sum",
-            "d",
-            entity="card_id",
-            column="amount",
-            window=DAY,
-            delay=HOUR,
-        ),
-        FeatureDef("card_fraud_count_7d", "fraud_count", "d", entity="card_id", window=7 * DAY),
-        FeatureDef(
-            "terminal_fraud_count_delayed",
-            "fraud_count",
-            "d",
-            entity="terminal_id",
-            window=7 * DAY,
-            delay=DAY,
-        ),
-        FeatureDef(
-            "card_max_big_eur",
-            "max",
-            "d",
-            entity="card_id",
-            column="amount",
-            window=7 * DAY,
-            include_current=True,
-            where=Filter("amount", ">=", 100.0),
-        ),
-        FeatureDef(
-            "card_mean_not_fr",
-            "mean",
-            "d",
-            entity="card_id",
-            column="amount",
-            window=7 * DAY,
-            where=Filter("country", "!=", "FR"),
-        ),
-        FeatureDef(
-            "card_distinct_ecom_merchants",
-            "distinct",
-            "d",
-            entity="card_id",
-            column="merchant_id",
-            window=7 * DAY,
-            include_current=True,
-            where=Filter("channel", "==", "ecom"),
-        ),
-        FeatureDef(
-            "terminal_distinct_cards",
-            "distinct",
-            "d",
-            entity="terminal_id",
-            column="card_id",
-            window=DAY,
-            include_current=True,
-        ),
-    )
+    spec = CUSTOM_SPEC
     transactions = generate(SimulationConfig(customers=40, days=15, fraud_rate=0.08, seed=8))
     engine = OnlineFeatureEngine(MemoryOnlineStore(), spec)
     online = replay(engine, transactions, label_feed_from_transactions(transactions))
