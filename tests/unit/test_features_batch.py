@@ -113,14 +113,23 @@ def test_in_order_batches_take_the_vectorised_pass_and_equal_single_calls() -> N
     assert frauds.max() > 0  # the labels reached later transactions' features
 
 
-def test_a_retry_in_a_batch_takes_the_one_by_one_path() -> None:
+def test_a_batch_with_a_retry_and_a_late_transaction_is_halved_around_them() -> None:
+    """The store hands back a batch it cannot take; halving it in order leaves only a few
+    transactions around the retry and the late one to go one at a time."""
     store = CountingStore()
-    engine = OnlineFeatureEngine(store)
-    traffic = day_of_traffic(0, 20)
-    engine.process_many(traffic)
-    again = engine.process_many([*day_of_traffic(20, 10), traffic[3]])
-    assert (store.vectorised, store.handed_back) == (1, 1)
-    assert again[-1, NAMES.index("card_tx_count_1h")] >= 1
+    batched, singles = OnlineFeatureEngine(store), OnlineFeatureEngine(MemoryOnlineStore())
+    first = day_of_traffic(0, 100)
+    traffic = day_of_traffic(100, 200)
+    late = {**traffic[150], "transaction_id": "late", "timestamp": traffic[10]["timestamp"]}
+    traffic[60] = first[3]  # a retry
+    traffic[150] = late  # older than its card's transactions before it
+    got = np.vstack([batched.process_many(first), batched.process_many(traffic)])
+    expected = np.vstack([singles.process(t).reshape(1, -1) for t in first + traffic])
+    assert_same(got, expected, NAMES)
+    # each bad transaction costs one handed-back attempt per halving (200 -> 12: four)
+    # plus the whole batch's; every piece beside them is vectorised
+    assert store.handed_back <= 1 + 2 * 4
+    assert store.vectorised >= 6
 
 
 @pytest.mark.usefixtures("vectorised_from_two")

@@ -49,6 +49,16 @@ class BatchRows:
     def __len__(self) -> int:
         return len(self.tx_ids)
 
+    def part(self, start: int, end: int) -> BatchRows:
+        """Transactions ``start:end`` of the batch."""
+        return BatchRows(
+            self.tx_ids[start:end],
+            self.ts[start:end],
+            {name: column[start:end] for name, column in self.fields.items()},
+            [keys[start:end] for keys in self.keys],
+            [[column[start:end] for column in columns] for columns in self.stored],
+        )
+
 
 @dataclass
 class History:

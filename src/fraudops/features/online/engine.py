@@ -12,7 +12,7 @@ import polars as pl
 
 from fraudops.features.definition import LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef
 from fraudops.features.online.backfill import backfill_data
-from fraudops.features.online.batch import BatchKernel
+from fraudops.features.online.batch import BatchKernel, BatchRows
 from fraudops.features.online.blocks import (
     Block,
     Bounds,
@@ -273,12 +273,31 @@ class OnlineFeatureEngine:
         return self.store.exchange(self._record(tx), self._compute)
 
     def _vectorised(self, txs: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
-        """The batch's vectors in one vectorised pass (:mod:`.batch`), or None when the
-        store or the batch needs one exchange per transaction (then nothing changed)."""
-        if self._kernel is None or len(txs) < BATCH_FROM:
+        """The batch's vectors through the vectorised pass (:mod:`.batch`), or None when
+        the store has none or a transaction does not parse (then nothing changed)."""
+        if self._kernel is None or not self.store.batches or len(txs) < BATCH_FROM:
             return None
         rows = self._kernel.parse(txs)
-        return None if rows is None else self.store.exchange_batch(rows, self._kernel)
+        return None if rows is None else self._in_pieces(txs, rows)
+
+    def _in_pieces(self, txs: Sequence[Mapping[str, Any]], rows: BatchRows) -> np.ndarray:
+        """One pass when the store takes the batch; a batch it hands back (a retry, a
+        label waiting for one of its transactions, a late one) is halved, in order, so
+        only a few transactions around the one it cannot take go one at a time."""
+        assert self._kernel is not None
+        vectors = self.store.exchange_batch(rows, self._kernel)
+        if vectors is not None:
+            return vectors
+        if len(rows) < 2 * BATCH_FROM:
+            records = [self._record(tx) for tx in txs]
+            return np.vstack(self.store.exchange_many(records, self._compute))
+        half = len(rows) // 2
+        return np.vstack(
+            [
+                self._in_pieces(txs[:half], rows.part(0, half)),
+                self._in_pieces(txs[half:], rows.part(half, len(rows))),
+            ]
+        )
 
     def process_many(self, txs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Feature vectors of several transactions, processed in the given order."""
@@ -294,18 +313,20 @@ class OnlineFeatureEngine:
         """``process_many``, or, when the store is unavailable, the vectors computed
         without history (context features exact; windowed velocity and risk features as
         for a first-seen entity, ``stateful`` marks them) and the reason."""
-        vectors = self._vectorised(txs)
-        if vectors is not None:
-            return vectors, None
-        records = [self._record(tx) for tx in txs]
-        if not records:
-            return np.empty((0, len(self.features)), dtype=np.float64), None
+        records: list[TxRecord] = []
         try:
+            vectors = self._vectorised(txs)
+            if vectors is not None:
+                return vectors, None
+            records = [self._record(tx) for tx in txs]
+            if not records:
+                return np.empty((0, len(self.features)), dtype=np.float64), None
             if len(records) == 1:
                 return self.store.exchange(records[0], self._compute).reshape(1, -1), None
             return np.vstack(self.store.exchange_many(records, self._compute)), None
         except StoreUnavailableError as exc:
             views = self._no_history
+            records = records or [self._record(tx) for tx in txs]
             return np.vstack([self._compute(r, views, False) for r in records]), str(exc)
 
     def ingest_label(self, transaction_id: str, is_fraud: int, reported_at: datetime | str) -> bool:

@@ -38,6 +38,8 @@ _EVICT_PER_CALL = 8
 class MemoryOnlineStore(OnlineStore):
     """State in this process's memory (thread-safe; the embedded default)."""
 
+    batches = True
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reset()

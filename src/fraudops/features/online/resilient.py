@@ -50,6 +50,7 @@ class ResilientStore(OnlineStore):
     ) -> None:
         self.inner = inner
         self.failures = inner.failures
+        self.batches = inner.batches
         self.probe_seconds = probe_seconds
         self.on_change = on_change
         self.state: BreakerState = "closed"

@@ -18,6 +18,8 @@ class OnlineStore(ABC):
     # errors that mean "the store is unreachable" (not a bad request): a serving wrapper
     # (``resilient.ResilientStore``) degrades on these instead of failing the request
     failures: tuple[type[BaseException], ...] = ()
+    # whether ``exchange_batch`` computes batches (else the engine never asks)
+    batches = False
 
     def configure(self, layout: StoreLayout) -> None:
         self.layout = layout
