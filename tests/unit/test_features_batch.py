@@ -153,3 +153,26 @@ def test_a_custom_spec_batched_equals_single_calls(batch: int) -> None:
     assert_same(batched, singles, [f.name for f in spec])
     assert store.vectorised > 0
     assert singles[:, [f.name for f in spec].index("card_fraud_count_7d")].max() > 0
+
+
+@pytest.mark.usefixtures("vectorised_from_two")
+def test_a_late_transaction_after_its_keys_eviction_sees_what_single_calls_see() -> None:
+    """Single calls evict entities by the store's clock: a transaction older than the clock
+    finds a key evicted by a later one earlier in the batch. Found by the property test:
+    such a batch goes one at a time, and the vectors agree."""
+    first = tx("a", 0, 10.0)
+    jump = {
+        **tx("b", 38 * 24 * 60, 20.0),
+        "card_id": "c2",
+        "terminal_id": "t9",
+        "merchant_id": "m9",
+    }
+    late = {**tx("c", 1, 30.0), "card_id": "c3"}  # terminal t1, evicted by the jump
+    singles = OnlineFeatureEngine(MemoryOnlineStore())
+    expected = np.vstack([singles.process(t).reshape(1, -1) for t in (first, jump, late)])
+    store = CountingStore()
+    batched = OnlineFeatureEngine(store)
+    got = np.vstack([batched.process(first).reshape(1, -1), batched.process_many([jump, late])])
+    assert_same(got, expected, NAMES)
+    assert expected[2, NAMES.index("terminal_tx_count_1d")] == 0.0  # t1 was evicted
+    assert store.handed_back == 1

@@ -23,7 +23,7 @@ from fraudops.features.online.layout import (
     entries_up_to,
     interned,
 )
-from fraudops.features.online.memory_batch import commit, gather
+from fraudops.features.online.memory_batch import commit, gather, may_meet_eviction
 from fraudops.features.online.memory_state import Entries, Times, forget_frauds
 from fraudops.features.online.packed import Packing
 from fraudops.features.online.store import OnlineStore
@@ -139,12 +139,21 @@ class MemoryOnlineStore(OnlineStore):
                 or (pending and any(tx_id in pending for tx_id in ids))
             ):
                 return None  # retries and labels waiting for their transaction
+            # the store's clock before each transaction: single calls evict by it
+            clock = np.maximum.accumulate(np.concatenate(([self._now], rows.ts)))
             gathered = []
-            for packing, states, keys, stored in zip(
-                self._packings, self._states, rows.keys, rows.stored, strict=True
+            for packing, states, keys, stored, layout in zip(
+                self._packings,
+                self._states,
+                rows.keys,
+                rows.stored,
+                self.layout.entities,
+                strict=True,
             ):
                 entity = gather(packing, states, keys, rows.ts, stored)
-                if entity is None:
+                if entity is None or may_meet_eviction(
+                    entity, rows.ts, clock[:-1], layout.retention_us
+                ):
                     return None
                 gathered.append(entity)
             out = kernel.compute(rows, [g.history for g in gathered])
@@ -160,10 +169,9 @@ class MemoryOnlineStore(OnlineStore):
             for tx_id, t, tx_keys in zip(ids, times, zip(*rows.keys, strict=True), strict=True):
                 index.add(tx_id, t, tx_keys)
             # a single call evicts a few stale entities whenever its time is the latest
-            latest = np.maximum.accumulate(np.concatenate(([self._now], rows.ts)))
-            advanced = int(np.count_nonzero(latest[1:] > latest[:-1]))
+            advanced = int(np.count_nonzero(clock[1:] > clock[:-1]))
             if advanced:
-                self._now = int(latest[-1])
+                self._now = int(clock[-1])
                 self._evict(_EVICT_PER_CALL * advanced)
             return out
 

@@ -141,6 +141,24 @@ def gather(
     return Gathered(history, list(number), key_states, new, held)
 
 
+def may_meet_eviction(
+    gathered: Gathered, ts: np.ndarray, now_before: np.ndarray, retention_us: int
+) -> bool:
+    """Whether one exchange after another could evict a key before a transaction of the
+    batch that would still see its rows: only a transaction older than the store's clock
+    at its turn (``now_before``) can, and only when its key's latest row before it (held,
+    or earlier in the batch) is then ``retention_us`` old. Such a batch goes one
+    transaction at a time."""
+    late = ts < now_before
+    if not late.any():
+        return False
+    history = gathered.history
+    own = history.own[late]
+    has_previous = own > history.starts[history.segment[late]]
+    previous = history.ts[np.maximum(own - 1, 0)]
+    return bool(np.any(has_previous & (previous <= now_before[late] - retention_us)))
+
+
 def commit(
     gathered: Gathered,
     packing: Packing | None,
