@@ -242,3 +242,23 @@ def test_ready() -> None:
     assert OnlineFeatureEngine(MemoryOnlineStore()).ready()
     unreachable = OnlineFeatureEngine(open_online_store("redis://127.0.0.1:1/0"))
     assert not unreachable.ready()
+
+
+def test_loading_interleaved_histories_keeps_a_counted_entity_in_time_order() -> None:
+    """Two loads whose times interleave for one terminal merge in time order (one sort,
+    not an insertion per time), as one load of both would."""
+    rows = [
+        {"transaction_id": f"t{k}", "timestamp": datetime(2026, 1, 5, tzinfo=UTC)
+         + timedelta(minutes=k), "card_id": f"c{k % 2}", "merchant_id": "m1",
+         "terminal_id": "t1", "amount": 1.0 + k}
+        for k in range(20)
+    ]  # fmt: skip
+    frame = conform(pl.DataFrame(rows))
+    both = OnlineFeatureEngine(MemoryOnlineStore())
+    both.backfill(frame)
+    split = OnlineFeatureEngine(MemoryOnlineStore())
+    split.backfill(frame.filter(pl.col("card_id") == "c0"))
+    split.backfill(frame.filter(pl.col("card_id") == "c1"))
+    later = {**rows[-1], "transaction_id": "next", "timestamp": rows[-1]["timestamp"]}
+    assert np.array_equal(split.process(later), both.process(later))
+    assert split.store.size() == both.store.size()  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from array import array
 from bisect import bisect_right
 from collections import OrderedDict, deque
 from itertools import pairwise
@@ -292,8 +293,14 @@ class MemoryOnlineStore(OnlineStore):
                     if packing is None:
                         if not isinstance(state, Times):
                             state = Times()
-                        for position in fresh:
-                            state.add(times[position])
+                        loaded = [times[position] for position in fresh]  # oldest first
+                        if state.ts and loaded and loaded[0] < state.ts[-1]:
+                            # interleaved with held times: one stable sort (held first
+                            # among equal times, as adds one by one would), not an
+                            # insertion per time — quadratic for a merchant with millions
+                            state.ts = array("q", sorted([*state.ts, *loaded]))
+                        else:
+                            state.ts.extend(loaded)
                     else:
                         state = self._merged(packing, state, fresh, times, columns)
                     states[key] = state
