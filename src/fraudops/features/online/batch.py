@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from fraudops.features.definition import LABEL_KINDS, NUMERIC_COLUMNS, FeatureDef
+from fraudops.features.definition import LABEL_KINDS, FeatureDef
 from fraudops.features.online.blocks import context_column, filter_column
-from fraudops.features.online.layout import StoreLayout, interned
+from fraudops.features.online.layout import StoreLayout, interned, stored_value
 from fraudops.features.online.times import duration_us, to_epoch_us
 
 # Composite sort keys (key number x span + time) must stay inside int64.
@@ -229,9 +229,8 @@ class BatchKernel:
             keys.append([str(k) for k in column])
             values: list[Column] = []
             for name in entity.columns:
-                values.append(fields[name])
-                if name in NUMERIC_COLUMNS and None in values[-1]:
-                    values[-1] = [0.0 if v is None else v for v in values[-1]]
+                column = fields[name]
+                values.append([stored_value(name, v) for v in column] if None in column else column)
             values += [filter_column(where, fields[where.column]) for where in entity.filters]
             stored.append(values)
         return BatchRows(tx_ids, ts, fields, keys, stored)

@@ -146,3 +146,11 @@ def entries_up_to(ts: list[int], limit: int) -> int:
 
 def interned(value: Any) -> Any:
     return intern(value) if type(value) is str else value
+
+
+def stored_value(column: str, value: Any) -> Any:
+    """What the state keeps for a missing value: windowed aggregates read a missing number
+    as 0, as the offline engine does."""
+    if value is None and column in NUMERIC_COLUMNS:
+        return 0.0
+    return value
