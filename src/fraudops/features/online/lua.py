@@ -244,17 +244,14 @@ end
 
 # Counts-only entities: a hash whose field "c" lists the live buckets (int32 bucket number,
 # uint32 count, sorted) and whose field "<bucket number>" holds that bucket's sorted int64
-# times. Counting the entries at or before x sums the counts of earlier buckets and
-# bisects x's own bucket; buckets wholly before the longest window are deleted (entries
-# of the edge bucket that left it cancel out of every window's count).
+# times. Counting the entries at or before x adds the counts of earlier buckets (prefix
+# sums, made once per call) and bisects x's own bucket; buckets wholly before the longest
+# window are deleted (entries of the edge bucket that left it cancel out of every window's
+# count). A call reads every count before its one write: the write edits the listing in
+# place (one count, or one new bucket) and appends an in-order time without a search.
 TIMES_LUA = r"""
 local BUCKET = BUCKET_US
 local function bucket_of(x) return math.floor(x / BUCKET) end
-local function pack_dir(dir)
-  local parts = {}
-  for i, entry in ipairs(dir) do parts[i] = struct.pack('<i4I4', entry[1], entry[2]) end
-  return table.concat(parts)
-end
 local function bisect_times(v, x)
   local lo, hi = 0, #v / 8
   while lo < hi do
@@ -264,21 +261,24 @@ local function bisect_times(v, x)
   return lo
 end
 local function times_open(key, limit)
-  local c = redis.call('HGET', key, 'c')
-  local dir, first, dropped = {}, bucket_of(limit), false
-  if c then
-    for i = 1, #c, 8 do
-      local b, n = struct.unpack('<i4I4', c, i)
-      if b < first then
-        redis.call('HDEL', key, tostring(b))
-        dropped = true
-      else
-        dir[#dir + 1] = {b, n}
-      end
+  local c = redis.call('HGET', key, 'c') or ''
+  local first = bucket_of(limit)
+  local bs, ns, cum, skip = {}, {}, {0}, 0
+  for i = 1, #c, 8 do
+    local b, n = struct.unpack('<i4I4', c, i)
+    if b < first then  -- sorted: the buckets that left the window are a prefix
+      redis.call('HDEL', key, tostring(b))
+      skip = i + 7
+    else
+      local k = #bs + 1
+      bs[k], ns[k], cum[k + 1] = b, n, cum[k] + n
     end
   end
-  if dropped then redis.call('HSET', key, 'c', pack_dir(dir)) end
-  return dir, {}
+  if skip > 0 then
+    c = string.sub(c, skip + 1)
+    redis.call('HSET', key, 'c', c)
+  end
+  return {bs = bs, ns = ns, cum = cum, c = c}, {}
 end
 local function bucket_value(key, cache, b)
   local v = cache[b]
@@ -288,35 +288,44 @@ local function bucket_value(key, cache, b)
   end
   return v
 end
-local function times_upto(key, dir, cache, x)
-  local bx, total = bucket_of(x), 0
-  for _, entry in ipairs(dir) do
-    if entry[1] < bx then
-      total = total + entry[2]
-    elseif entry[1] == bx then
-      total = total + bisect_times(bucket_value(key, cache, bx), x)
-    end
+local function dir_find(dir, b)
+  local bs = dir.bs
+  local lo, hi = 1, #bs + 1
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if bs[mid] < b then lo = mid + 1 else hi = mid end
   end
-  return total
+  return lo
+end
+local function times_upto(key, dir, cache, x)
+  local bx = bucket_of(x)
+  local j = dir_find(dir, bx)
+  if dir.bs[j] == bx then return dir.cum[j] + bisect_times(bucket_value(key, cache, bx), x) end
+  return dir.cum[j]
 end
 local function times_write(key, dir, cache, t, ttl)
   local b = bucket_of(t)
   local v = bucket_value(key, cache, b)
-  local at = bisect_times(v, t)
-  local found = false
-  for _, entry in ipairs(dir) do
-    if entry[1] == b then
-      entry[2] = entry[2] + 1
-      found = true
-    end
+  local rows = #v / 8
+  local stamp = struct.pack('<i8', t)
+  if rows == 0 or struct.unpack('<i8', v, 8 * rows - 7) <= t then
+    v = v .. stamp
+  else  -- a late transaction: keep time order
+    local at = bisect_times(v, t)
+    v = string.sub(v, 1, 8 * at) .. stamp .. string.sub(v, 8 * at + 1)
   end
-  if not found then
-    dir[#dir + 1] = {b, 1}
-    table.sort(dir, function(x, y) return x[1] < y[1] end)
-  end
-  v = string.sub(v, 1, 8 * at) .. struct.pack('<i8', t) .. string.sub(v, 8 * at + 1)
   cache[b] = v
-  redis.call('HSET', key, tostring(b), v, 'c', pack_dir(dir))
+  local j, c = dir_find(dir, b), dir.c
+  if dir.bs[j] == b then
+    dir.ns[j] = dir.ns[j] + 1
+    c = string.sub(c, 1, 8 * j - 4) .. struct.pack('<I4', dir.ns[j]) .. string.sub(c, 8 * j + 1)
+  else
+    table.insert(dir.bs, j, b)
+    table.insert(dir.ns, j, 1)
+    c = string.sub(c, 1, 8 * j - 8) .. struct.pack('<i4I4', b, 1) .. string.sub(c, 8 * j - 7)
+  end
+  dir.c = c
+  redis.call('HSET', key, tostring(b), v, 'c', c)
   redis.call('PEXPIRE', key, ttl)
 end
 """
