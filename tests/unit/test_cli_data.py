@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -110,3 +111,23 @@ def test_version_and_bare_invocation() -> None:
     options_only = runner.invoke(app, ["--log-level", "INFO"])
     assert options_only.exit_code == 0
     assert "Commands" in options_only.output
+
+
+def test_a_folder_named_with_glob_characters_is_a_path_not_a_pattern(tmp_path: Path) -> None:
+    """``[``, ``]``, ``*`` and ``?`` are valid in folder names; a reader that globbed the
+    path would find nothing there (or another folder's files)."""
+    home = tmp_path / "fraud team [eu-west] *?"
+    raw = home / "raw"
+    args = ["data", "generate", "--customers", "200", "--days", "2", "--out", str(raw)]
+    assert runner.invoke(app, [*args, "--start", "2026-02-01", "--seed", "4"]).exit_code == 0
+    rows = store.read_manifest(str(raw))["rows"]
+    assert store.read_dataset(str(raw)).height == rows
+
+    log = str(home / "predictions")
+    frame = store.read_dataset(str(raw)).head(10)
+    for _ in range(3):  # three chunks of one day, then compacted into one
+        store.append_chunk(log, "2026-02-01", frame)
+    assert store.read_chunks(log).height == 30
+    store.compact_chunks(log, before=date(2026, 2, 2))
+    assert len(list((home / "predictions" / "date=2026-02-01").iterdir())) == 1
+    assert store.read_chunks(log).height == 30

@@ -52,6 +52,16 @@ def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
 
+def files_in(fs: Any, folder: str, suffix: str) -> list[str]:
+    """The files directly in ``folder`` whose name ends with ``suffix``, sorted. A listing,
+    not ``fs.glob``: a folder named with ``[``, ``]``, ``*`` or ``?`` is a valid path, and
+    a glob would read it as a pattern."""
+    if not fs.exists(folder):
+        return []
+    names = (str(entry).rstrip("/") for entry in fs.ls(folder, detail=False))
+    return sorted(name for name in names if name.endswith(suffix))
+
+
 def partition_path(root: str, day: date | str) -> str:
     return _join(root, f"date={day!s}", PARTITION_FILE)
 
@@ -200,9 +210,10 @@ def read_dataset(
     if not days:
         return pl.DataFrame()
     if _is_local(fs):
-        # local files: let polars read them in parallel
+        # local files: let polars read them in parallel (paths, not patterns: a folder
+        # may be named with glob characters)
         paths = [partition_path(root, d) for d in days]
-        return pl.read_parquet(paths, columns=columns)
+        return pl.read_parquet(paths, columns=columns, glob=False)
     return pl.concat(
         [frame for _, frame in iter_partitions(uri, start, end, storage_options, columns)],
         how="vertical_relaxed",
@@ -286,7 +297,7 @@ def compact_chunks(
             name.removeprefix("date="), None, before - timedelta(days=1)
         ):
             continue
-        paths = sorted(fs.glob(_join(root, name, "*.parquet")))
+        paths = files_in(fs, _join(root, name), ".parquet")
         if len(paths) < 2:
             continue
         frames = []
@@ -315,7 +326,7 @@ def read_chunks(
         name = str(entry).rstrip("/").rsplit("/", 1)[-1]
         if not name.startswith("date=") or not _in_range(name.removeprefix("date="), start, end):
             continue
-        for path in sorted(fs.glob(_join(root, name, "*.parquet"))):
+        for path in files_in(fs, _join(root, name), ".parquet"):
             with fs.open(path, "rb") as handle:
                 frames.append(pl.read_parquet(handle))
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()

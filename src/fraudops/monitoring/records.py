@@ -62,7 +62,7 @@ def read_records(settings: Settings) -> list[MonitoringRecord]:
     if not fs.exists(path):
         return []
     records = []
-    for item in sorted(fs.glob(f"{path}/*.json")):
+    for item in store.files_in(fs, path, ".json"):
         with fs.open(item, "rb") as handle:
             records.append(MonitoringRecord.model_validate_json(handle.read()))
     return records
@@ -76,7 +76,7 @@ def latest_record(settings: Settings) -> MonitoringRecord | None:
     fs, path = fsspec.core.url_to_fs(root, **settings.storage_options())
     if not fs.exists(path):
         return None
-    names = sorted(fs.glob(f"{path}/*.json"))
+    names = store.files_in(fs, path, ".json")
     if not names:
         return None
     with fs.open(names[-1], "rb") as handle:

@@ -48,7 +48,7 @@ def read_history(
     ):
         if not store.exists(data, options):
             raise FileNotFoundError(f"no parquet file at {data}")
-        frame = pl.read_parquet(data, storage_options=options or None)
+        frame = pl.read_parquet(data, storage_options=options or None, glob=False)
     else:
         uri = store.resolve_transactions_uri(data, options)
         first = None if start is None else (start - timedelta(days=warm_up_days())).date()
