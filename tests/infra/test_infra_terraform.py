@@ -267,6 +267,33 @@ def test_services_have_circuit_breaker_rollback_and_autoscaling(
     assert service.variables["memory_target_percent"]["default"] == 80
 
 
+def test_every_redis_node_has_an_engine_cpu_alarm(
+    root_module: TerraformDirectory, modules: dict[str, TerraformDirectory]
+) -> None:
+    """The online store's scripts run on Redis's one engine thread, the tier's ceiling: the
+    alarms watch the replication group the store writes to, node by node."""
+    calls = root_module.module_calls
+    group = unquote(root_module.locals()["redis_group_id"])
+    assert unquote(calls["elasticache"]["name"]) == "${local.redis_group_id}"
+    assert unquote(calls["cloudwatch"]["redis_replication_group_id"]) == "${local.redis_group_id}"
+    assert group.endswith("-features")
+    assert unquote(calls["cloudwatch"]["redis_nodes"]) == unquote(
+        calls["elasticache"]["num_cache_clusters"]
+    )
+    text = modules["cloudwatch"].text()
+    assert re.search(
+        r'resource "aws_cloudwatch_metric_alarm" "redis_engine_cpu" {\s*count\s*=\s*var\.'
+        r"redis_replication_group_id == null \? 0 : var\.redis_nodes",
+        text,
+    )
+    assert 'metric_name         = "EngineCPUUtilization"' in text
+    assert (
+        'CacheClusterId = format("%s-%03d", var.redis_replication_group_id, count.index + 1)'
+        in text
+    )
+    assert modules["cloudwatch"].variables["redis_engine_cpu_threshold_percent"]["default"] == 70
+
+
 # ---- Profiles (terraform.tfvars.example) -----------------------------------------
 
 

@@ -319,10 +319,15 @@ module "rds" {
   tags                         = local.tags
 }
 
+locals {
+  # the online store's Redis: its replication group and its alarms name it alike
+  redis_group_id = "${local.name}-features"
+}
+
 module "elasticache" {
   source = "./modules/elasticache"
 
-  name                    = "${local.name}-features"
+  name                    = local.redis_group_id
   node_type               = var.redis_node_type
   engine_version          = var.redis_engine_version
   num_cache_clusters      = var.redis_num_cache_nodes
@@ -398,6 +403,8 @@ module "cloudwatch" {
   cluster_name                    = module.ecs.cluster_name
   alb_arn_suffix                  = module.alb.arn_suffix
   database_instance_id            = module.rds.instance_id
+  redis_replication_group_id      = local.redis_group_id
+  redis_nodes                     = var.redis_num_cache_nodes
   alarm_topic_arn                 = module.sns.topic_arn
   kms_key_arn                     = module.kms.key_arn
   log_retention_days              = var.log_retention_days

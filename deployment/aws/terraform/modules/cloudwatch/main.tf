@@ -215,3 +215,27 @@ resource "aws_cloudwatch_metric_alarm" "database_storage" {
 
   tags = var.tags
 }
+
+# The online store runs one Lua script per scored transaction on the Redis primary, one
+# script at a time: its engine thread, not the API tasks, is the tier's ceiling
+# (DEPLOYMENT_GUIDE.md, Sizing). One alarm per node: the primary moves on a failover.
+resource "aws_cloudwatch_metric_alarm" "redis_engine_cpu" {
+  count = var.redis_replication_group_id == null ? 0 : var.redis_nodes
+
+  alarm_name          = "${var.name}-redis-engine-cpu-high-${count.index + 1}"
+  alarm_description   = "${format("%s-%03d", var.redis_replication_group_id, count.index + 1)}: Redis engine thread above ${var.redis_engine_cpu_threshold_percent}% for ${var.evaluation_periods} minutes: the online store is near what one primary takes; split the portfolio (DEPLOYMENT_GUIDE.md, Sizing)."
+  namespace           = "AWS/ElastiCache"
+  metric_name         = "EngineCPUUtilization"
+  dimensions          = { CacheClusterId = format("%s-%03d", var.redis_replication_group_id, count.index + 1) }
+  statistic           = "Average"
+  period              = 60
+  evaluation_periods  = var.evaluation_periods
+  threshold           = var.redis_engine_cpu_threshold_percent
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  tags = var.tags
+}

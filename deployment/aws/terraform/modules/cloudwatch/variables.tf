@@ -34,6 +34,24 @@ variable "database_instance_id" {
   default     = null
 }
 
+variable "redis_replication_group_id" {
+  type        = string
+  description = "Replication group of the online store's Redis (its nodes are <id>-001, -002, ...); null skips the Redis alarms."
+  default     = null
+}
+
+variable "redis_nodes" {
+  type        = number
+  description = "Nodes in the Redis replication group: one engine-CPU alarm each."
+  default     = 1
+}
+
+variable "redis_engine_cpu_threshold_percent" {
+  type        = number
+  description = "Redis engine-thread CPU above which its alarm fires (the online store's scripts run on that one thread)."
+  default     = 70
+}
+
 variable "alarm_topic_arn" {
   type        = string
   description = "SNS topic that alarms and their recoveries are sent to."
