@@ -68,8 +68,10 @@ def test_place_builds_a_table_lookups_can_walk() -> None:
     rng = np.random.default_rng(7)
     hashes = rng.integers(-(2**62), 2**62, size=6_000, dtype=np.int64)
     hashes[100:200] = hashes[100] | 1023  # clustered homes
+    hashes[300:400] = (hashes[300:400] | 16_383) - rng.integers(0, 30, 100)  # runs past the end
     table = place(hashes, 16_384)
     assert sorted(table[table >= 0].tolist()) == list(range(6_000))
+    assert (table[:60] >= 0).sum() > 50  # the run past the last slot wrapped to the first
     mask = len(table) - 1
     for p, h in enumerate(hashes.tolist()):
         i = h & mask

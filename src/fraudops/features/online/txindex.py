@@ -8,8 +8,9 @@ open-addressing table of log positions:
 
 * eviction advances the log's head (entries leave in arrival order, as they came);
   positions before the head are dead and are skipped by lookups, their slots reused;
-* the dead prefix is dropped and the table rebuilt, with numpy, when the prefix is half the
-  log or the table is 60 % full — amortised O(1) a transaction;
+* the dead prefix is dropped when it is half the log (the table's positions shifted down,
+  the dead ones left as tombstones), and the table is rebuilt, with numpy, when it is 60 %
+  full — amortised O(1) a transaction;
 * ids are compared by their hash (``hash(str)``, per process: this index is never shared or
   persisted). Two ids with one 64-bit hash — odds about n² / 2⁶⁵, under 1 in 10,000 for 40
   million live ids — would be taken for one: a retry, or a label found on the other's keys.
@@ -22,6 +23,7 @@ from array import array
 import numpy as np
 
 _EMPTY = -1  # a table slot never used since the last rebuild
+_DEAD = -2  # a slot whose id left with a compacted log prefix (below every live position)
 _MIN_TABLE = 1024
 _MAX_FILL = 0.6  # table slots in use (live or dead) before a rebuild
 _COMPACT_FROM = 4096  # dead log entries worth dropping
@@ -107,46 +109,79 @@ class TxIndex:
             head += 1
         self._head = head
         if head >= self._compact_from and head * 2 >= end:
-            self._rebuild()
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the log's dead prefix without rehashing: the table's live positions shift
+        down by it and its dead ones become tombstones, which lookups walk past and adds
+        reuse as they reuse any dead slot. A pass over the table, not a placement of every
+        live id: steady traffic compacts once per log's worth of ids, under the lock."""
+        head = self._head
+        table = np.frombuffer(self._table, dtype=np.int32)  # edited in place
+        empty, dead = table == _EMPTY, table < head
+        table -= head
+        table[dead] = _DEAD
+        table[empty] = _EMPTY
+        del table, empty, dead
+        self._drop_dead_prefix()  # its view of the hashes is dropped at once
 
     def _rebuild(self) -> None:
-        """Drop the dead prefix and unused key names, and rehash the live ids."""
-        head, w = self._head, self._width
-        hashes = np.frombuffer(self._hashes, dtype=np.int64)[head:]
-        times = np.frombuffer(self._times, dtype=np.int64)[head:]
-        used, key_ids = np.unique(
-            np.frombuffer(self._keys, dtype=np.int32)[head * w :], return_inverse=True
-        )
-        self._names = [self._names[k] for k in used.tolist()]
-        self._ids = {name: k for k, name in enumerate(self._names)}
-        self._hashes = array("q", hashes.tobytes())
-        self._times = array("q", times.tobytes())
-        self._keys = array("i", key_ids.astype(np.int32).tobytes())
-        self._head = 0
+        """Drop the dead prefix and rehash the live ids into a table ~30 % full."""
+        hashes = self._drop_dead_prefix()
         size = self._min_table
         while size * _MAX_FILL / 2 < len(hashes):  # at most ~30 % full after a rebuild
             size *= 2
         self._table = array("i", place(hashes, size).tobytes())
         self._filled = len(hashes)
+        del hashes  # the view pins the log: the next add appends to it
+
+    def _drop_dead_prefix(self) -> np.ndarray:
+        """Drop the log's dead prefix (the table is the caller's) and, once they are half
+        the names, the key names only dead ids used; returns a view of the live ids'
+        hashes (release it before the next ``add``: an exported array cannot grow)."""
+        head, w = self._head, self._width
+        del self._hashes[:head]  # one move of the live tail each, no copy out and back
+        del self._times[:head]
+        del self._keys[: head * w]
+        self._head = 0
+        keys = np.frombuffer(self._keys, dtype=np.int32)
+        used = np.zeros(len(self._names), dtype=bool)  # a mark per name, not a sort of ids
+        used[keys] = True
+        if 2 * int(np.count_nonzero(used)) < len(self._names):
+            renumbered = (np.cumsum(used) - 1).astype(np.int32)[keys]
+            del keys  # the view pins the array
+            self._keys = array("i", renumbered.tobytes())
+            self._names = [self._names[k] for k in np.flatnonzero(used).tolist()]
+            self._ids = {name: k for k, name in enumerate(self._names)}
+        return np.frombuffer(self._hashes, dtype=np.int64)
 
 
 def place(hashes: np.ndarray, size: int) -> np.ndarray:
     """An open-addressing table (linear probing) of ``size`` slots holding the positions of
     ``hashes``, built in numpy.
 
-    Each round every unplaced position tries its next slot; among those wanting one empty
-    slot the lowest position takes it, the others move on — so every slot between an id's
-    home and its place is taken, which is all a lookup needs.
+    Entries go in by home slot (ties by position): each takes its home or, if an earlier
+    one is there, the slot after the previous entry — ``final[i] = max(home[i],
+    final[i-1] + 1)``, a running maximum — so every slot between an id's home and its place
+    is taken, which is all a lookup needs. One sort of the n homes, not a round of
+    ``np.unique`` per probe step: this runs while the index's lock is held. A run that
+    passes the last slot wraps to the first empty slots (few: a rebuilt table is at most
+    ~30 % full).
     """
     table = np.full(size, _EMPTY, dtype=np.int32)
-    positions = np.arange(len(hashes), dtype=np.int32)
-    slots = hashes & (size - 1)
-    while len(positions):
-        free = table[slots] == _EMPTY
-        _, first = np.unique(slots[free], return_index=True)  # lowest position per slot
-        winners = np.flatnonzero(free)[first]
-        table[slots[winners]] = positions[winners]
-        placed = np.zeros(len(positions), dtype=bool)
-        placed[winners] = True
-        positions, slots = positions[~placed], (slots[~placed] + 1) & (size - 1)
+    if not len(hashes):
+        return table
+    steps = np.arange(len(hashes), dtype=np.int64)
+    # one sort of (home, position) pairs: a table has < 2**31 slots and positions
+    by_home = np.sort(((hashes & (size - 1)) << 32) | steps)
+    order = by_home & 0xFFFFFFFF
+    final = np.maximum.accumulate((by_home >> 32) - steps) + steps
+    inside = int(np.searchsorted(final, size))  # final rises: the ones inside come first
+    table[final[:inside]] = order[:inside]
+    slot = 0
+    for position in order[inside:].tolist():
+        while table[slot] != _EMPTY:
+            slot += 1
+        table[slot] = position
+        slot += 1
     return table
