@@ -121,3 +121,27 @@ def test_each_day_keeps_its_bucket_count(redis_server: str, prefix: str) -> None
     assert engines[1].ingest_label("a", 1, "2026-03-04T00:00:00+00:00") is True
     eight.close()
     three.close()
+
+
+def test_a_store_warmed_in_two_loads_says_when_a_days_hashes_are_crowded(
+    redis_server: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bulk load lists each new day with one hash per 64 of its ids, and a listed day keeps
+    its count: a second, larger load of the same days crowds their hashes past Redis's
+    compact size. The store says so (the ids are all there; they only cost more)."""
+    transactions = generate(SimulationConfig(customers=600, days=3, seed=8)).sort(
+        "timestamp", "transaction_id"
+    )
+    cards = transactions["card_id"].unique().sort()
+    small = transactions.filter(pl.col("card_id").is_in(cards.head(20).implode()))
+    rest = transactions.filter(~pl.col("card_id").is_in(cards.head(20).implode()))
+    store = RedisOnlineStore(redis_server, prefix=prefix)
+    engine = OnlineFeatureEngine(store)
+    with caplog.at_level("WARNING", logger="fraudops.features.online.redis_store"):
+        engine.backfill(small)
+        assert not caplog.records  # one load sizes its days for itself
+        engine.backfill(rest)
+    assert any("ids a hash" in r.getMessage() for r in caplog.records)
+    last = rest.sort("timestamp").row(-1, named=True)["transaction_id"]
+    assert store.knows(last)
+    store.close()

@@ -46,6 +46,7 @@ from fraudops.features.online.times import US_PER_DAY
 # ~300,000).
 DEFAULT_INDEX_BUCKETS = 1024
 IDS_PER_BUCKET = 64
+CROWDED_BUCKET = 256  # ids a hash past which a day's hashes near the listpack limit
 _OFFSET = struct.Struct("<Q")  # microseconds since the day's start: 5 bytes kept (< 2**37)
 OFFSET_BYTES = 5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections import Counter
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from fraudops.features.online.layout import (
 from fraudops.features.online.lua import BUCKET_US, exchange_lua
 from fraudops.features.online.packed import HEADER, Packing
 from fraudops.features.online.redis_index import (
+    CROWDED_BUCKET,
     DEFAULT_INDEX_BUCKETS,
     IDS_PER_BUCKET,
     KNOWS_LUA,
@@ -31,6 +33,8 @@ from fraudops.features.online.redis_index import (
 )
 from fraudops.features.online.store import OnlineStore
 from fraudops.features.online.times import US_PER_DAY
+
+logger = logging.getLogger(__name__)
 
 # How state is laid out in Redis, in every key name: a store upgraded to another layout
 # starts from empty keys (backfill it) instead of misreading the previous layout's keys,
@@ -231,8 +235,26 @@ class RedisOnlineStore(OnlineStore):
             pipe.hincrby(count_key, str(day), ids[day])
         pipe.pexpire(self._days_key, ttl)
         pipe.pexpire(count_key, ttl)
-        replies = pipe.execute()[len(ordered) : 2 * len(ordered)]
-        return {day: int(count) for day, count in zip(ordered, replies, strict=True)}
+        replies = pipe.execute()
+        buckets = {
+            day: int(count)
+            for day, count in zip(ordered, replies[len(ordered) : 2 * len(ordered)], strict=True)
+        }
+        totals = dict(zip(ordered, replies[2 * len(ordered) : 3 * len(ordered)], strict=True))
+        crowded = [day for day in ordered if int(totals[day]) > CROWDED_BUCKET * buckets[day]]
+        if crowded:  # a day listed by an earlier, smaller load keeps its bucket count
+            day = max(crowded, key=lambda d: int(totals[d]) / buckets[d])
+            logger.warning(
+                "the transaction-id index of %d loaded days holds up to ~%d ids a hash (day "
+                "%s: %d hashes listed by an earlier load), past Redis's compact hash size: "
+                "about twice the memory an id until those days leave the index. Warm a "
+                "store from its whole history in one load.",
+                len(crowded),
+                int(totals[day]) // buckets[day],
+                day,
+                buckets[day],
+            )
+        return buckets
 
     def _index_entry(self, tx_id: str, day: int, buckets: int) -> tuple[str, bytes]:
         """The hash holding a transaction id of ``day`` and its field there."""
