@@ -53,11 +53,10 @@ def _join(root: str, *parts: str) -> str:
 
 
 def files_in(fs: Any, folder: str, suffix: str) -> list[str]:
-    """The files directly in ``folder`` whose name ends with ``suffix``, sorted. A listing,
-    not ``fs.glob``: a folder named with ``[``, ``]``, ``*`` or ``?`` is a valid path, and
-    a glob would read it as a pattern."""
-    if not fs.exists(folder):
-        return []
+    """The files directly in ``folder`` (an existing one: callers have listed or checked
+    it) whose name ends with ``suffix``, sorted. A listing, not ``fs.glob``: a folder named
+    with ``[``, ``]``, ``*`` or ``?`` is a valid path, and a glob would read it as a
+    pattern."""
     names = (str(entry).rstrip("/") for entry in fs.ls(folder, detail=False))
     return sorted(name for name in names if name.endswith(suffix))
 

@@ -240,17 +240,22 @@ class RedisOnlineStore(OnlineStore):
             day: int(count)
             for day, count in zip(ordered, replies[len(ordered) : 2 * len(ordered)], strict=True)
         }
-        totals = dict(zip(ordered, replies[2 * len(ordered) : 3 * len(ordered)], strict=True))
-        crowded = [day for day in ordered if int(totals[day]) > CROWDED_BUCKET * buckets[day]]
+        totals = {
+            day: int(total)
+            for day, total in zip(
+                ordered, replies[2 * len(ordered) : 3 * len(ordered)], strict=True
+            )
+        }
+        crowded = [day for day in ordered if totals[day] > CROWDED_BUCKET * buckets[day]]
         if crowded:  # a day listed by an earlier, smaller load keeps its bucket count
-            day = max(crowded, key=lambda d: int(totals[d]) / buckets[d])
+            day = max(crowded, key=lambda d: totals[d] / buckets[d])
             logger.warning(
                 "the transaction-id index of %d loaded days holds up to ~%d ids a hash (day "
                 "%s: %d hashes listed by an earlier load), past Redis's compact hash size: "
                 "about twice the memory an id until those days leave the index. Warm a "
                 "store from its whole history in one load.",
                 len(crowded),
-                int(totals[day]) // buckets[day],
+                totals[day] // buckets[day],
                 day,
                 buckets[day],
             )

@@ -149,7 +149,6 @@ class TxIndex:
         used[keys] = True
         if 2 * int(np.count_nonzero(used)) < len(self._names):
             renumbered = (np.cumsum(used) - 1).astype(np.int32)[keys]
-            del keys  # the view pins the array
             self._keys = array("i", renumbered.tobytes())
             self._names = [self._names[k] for k in np.flatnonzero(used).tolist()]
             self._ids = {name: k for k, name in enumerate(self._names)}
